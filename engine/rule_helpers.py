@@ -1,0 +1,77 @@
+"""Safe functions that check rules, conditions and scripts may call (dates, ages, working days, people)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from engine.workdays import WorkCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PersonLookup = Callable[[str], dict[str, Any] | None]
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | None = None) -> dict[str, Any]:
+    """Build the helper functions bound to one operation's time, calendar and organisation."""
+    today = now.astimezone(SHANGHAI).date()
+
+    def years_between(start: Any, end: Any = None) -> int:
+        """Whole years from start to end (default today), as ages are counted."""
+        return relativedelta(_day(end) if end is not None else today, _day(start)).years
+
+    def months_between(start: Any, end: Any = None) -> int:
+        """Whole calendar months from start to end (default today)."""
+        delta = relativedelta(_day(end) if end is not None else today, _day(start))
+        return delta.years * 12 + delta.months
+
+    def days_between(start: Any, end: Any = None) -> int:
+        """Calendar days from start to end (default today)."""
+        return ((_day(end) if end is not None else today) - _day(start)).days
+
+    def add_months(start: Any, months: int) -> str:
+        """The date some months later, clamped to the month's end."""
+        return (_day(start) + relativedelta(months=int(months))).isoformat()
+
+    def add_days(start: Any, days: int) -> str:
+        """The date some days later."""
+        return (_day(start) + relativedelta(days=int(days))).isoformat()
+
+    def working_days_between(start: Any, end: Any = None) -> int:
+        """Chinese working days after start up to and including end."""
+        count, _provisional = calendar.working_days_between(_day(start), _day(end) if end is not None else today)
+        return count
+
+    def lookup(person_id: Any) -> dict[str, Any]:
+        """The person's public record (id, name, membership, attributes), or {} when unknown."""
+        if person is None or not isinstance(person_id, str):
+            return {}
+        return dict(person(person_id) or {})
+
+    def people(ids: Any) -> list[dict[str, Any]]:
+        """The records of several people."""
+        return [lookup(i) for i in (ids or [])]
+
+    return {
+        "today": lambda: today.isoformat(),
+        "age": years_between,
+        "years_between": years_between,
+        "months_between": months_between,
+        "days_between": days_between,
+        "add_months": add_months,
+        "add_days": add_days,
+        "working_days_between": working_days_between,
+        "person": lookup,
+        "people": people,
+    }

@@ -1,0 +1,402 @@
+"""Instance operations: start, claim, unclaim, open, complete, fire timers, cancel; each one transaction."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine import durations
+from engine.checks import run_checks
+from engine.errors import CheckFailed, Conflict, InvalidInput, NotAllowed, NotFound
+from engine.forms import validate_form
+from engine.history import NewEvent, instance_chain
+from engine.model import ProcedureModel, UserTaskModel
+from engine.roles import ROLES
+from engine.rule_helpers import make_helpers
+from engine.sandbox import SandboxEnvironment, make_script_engine
+from engine.spiff.context import RunContext, running_at
+from engine.spiff.parser import ParsedProcess
+from engine.spiff.runner import Runner, TaskChange
+from engine.spiff.serializer import SERIALIZER_VERSION, Serializer
+from engine.unit_of_work import UnitOfWork
+from storage.models import HumanTask, ProcessInstance
+
+OPEN = ("ready", "claimed")
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """A definition version ready to run: its specs and its LeanFlow model."""
+
+    id: int
+    process_id: str
+    name: str
+    parsed: ParsedProcess
+    model: ProcedureModel
+
+
+@dataclass
+class Loaded:
+    """An instance's row values and its live workflow, for one operation."""
+
+    instance_id: int
+    version: int
+    definition: LoadedDefinition
+    runner: Runner
+    org_unit_id: str
+    status: str
+
+
+class Runtime:
+    """Runs instances; keeps specs per version and hot workflows per (instance, version) in memory."""
+
+    def __init__(self, *, serializer: Serializer, cache_size: int = 512, prune: bool = True) -> None:
+        self.serializer = serializer
+        self.prune = prune
+        self._definitions: dict[int, LoadedDefinition] = {}
+        self._hot: OrderedDict[int, tuple[int, Runner]] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- loading ------------------------------------------------------------------------------------------
+
+    def definition(self, uow: UnitOfWork, definition_id: int) -> LoadedDefinition:
+        """Return a definition version's specs, deserialising them once per process."""
+        loaded = self._definitions.get(definition_id)
+        if loaded is None:
+            row = uow.definitions.get(definition_id)
+            if row is None:
+                raise NotFound(f"definition {definition_id} does not exist")
+            spec, subs = self.serializer.spec_from_json(row.spec_json)
+            parsed = ParsedProcess(row.process_id, row.name, spec, subs)
+            loaded = LoadedDefinition(row.id, row.process_id, row.name, parsed, ProcedureModel.from_dict(row.model))
+            self._definitions[definition_id] = loaded
+        return loaded
+
+    def load(self, uow: UnitOfWork, instance_id: int) -> Loaded:
+        """Read an instance; reuse the in-memory workflow if nobody changed it since."""
+        row = uow.instances.row(instance_id)
+        if row is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        definition = self.definition(uow, row.definition_id)
+        hot = self._hot.pop(instance_id, None)
+        if hot is not None and hot[0] == row.version:
+            runner = hot[1]
+        else:
+            workflow = self.serializer.state_from_json(row.state_json, definition.parsed.spec,
+                                                       definition.parsed.subprocess_specs)
+            runner = Runner(workflow)
+        return Loaded(instance_id, row.version, definition, runner, row.org_unit_id, row.status)
+
+    def _keep(self, instance_id: int, version: int, runner: Runner) -> None:
+        self._hot[instance_id] = (version, runner)
+        while len(self._hot) > self._cache_size:
+            self._hot.popitem(last=False)
+
+    def forget(self, instance_id: int) -> None:
+        """Drop a workflow from memory (its transaction failed, so memory is ahead of the database)."""
+        self._hot.pop(instance_id, None)
+
+    # -- sandbox ------------------------------------------------------------------------------------------
+
+    def sandbox_helpers(self, uow: UnitOfWork) -> dict[str, Any]:
+        """Helpers bound to this operation's time, calendar and organisation."""
+
+        def person(person_id: str) -> dict[str, Any] | None:
+            found = uow.orgs.get_person(person_id)
+            if found is None:
+                return None
+            return {"id": found.id, "name": found.name, "membership": found.membership,
+                    "org_unit": found.org_unit_id,
+                    "birth_date": found.birth_date.isoformat() if found.birth_date else None,
+                    **(found.attributes or {})}
+
+        return make_helpers(uow.now, uow.calendar, person)
+
+    def _attach(self, uow: UnitOfWork, runner: Runner) -> None:
+        runner.workflow.script_engine = make_script_engine(self.sandbox_helpers(uow))
+
+    # -- operations ---------------------------------------------------------------------------------------
+
+    def start(self, uow: UnitOfWork, definition: LoadedDefinition, *, org_unit_id: str, data: dict[str, Any],
+              actor: str | None, title: str | None, business_key: str | None) -> int:
+        """Create an instance at an org unit and run it to its first wait state."""
+        unit = uow.orgs.get_unit(org_unit_id)
+        if unit is None:
+            raise NotFound(f"org unit {org_unit_id} does not exist")
+        engine = make_script_engine(self.sandbox_helpers(uow))
+        with running_at(RunContext(uow.now, uow.calendar)):
+            runner, changes = Runner.start(definition.parsed, engine, dict(data))
+        instance = uow.instances.add(ProcessInstance(
+            definition_id=definition.id, process_id=definition.process_id, org_unit_id=org_unit_id,
+            business_key=business_key, title=title or f"{definition.name} · {unit.name}", status="running",
+            state_json="{}", serializer_version=SERIALIZER_VERSION, version=0, started_by=actor,
+            started_at=uow.now,
+        ))
+        chain = instance_chain(instance.id)
+        uow.record(chain, instance.id, NewEvent(
+            "instance_started", uow.now, actor,
+            payload={"process_id": definition.process_id, "definition_id": definition.id, "org_unit": org_unit_id,
+                     "title": instance.title, "data": _jsonable(data)}))
+        loaded = Loaded(instance.id, 0, definition, runner, org_unit_id, "running")
+        self._apply(uow, loaded, changes, actor)
+        return instance.id
+
+    def complete(self, uow: UnitOfWork, task_id: int, person_id: str, submitted: dict[str, Any]) -> Loaded:
+        """Validate and check the form, complete the task and run to the next wait state (all or nothing)."""
+        task = self._open_task(uow, task_id)
+        self.authorize(uow, task, person_id)
+        loaded = self.load(uow, task.instance_id)
+        model = loaded.definition.model.user_tasks.get(task.task_spec)
+        current = loaded.runner.task_data(task.spiff_task_id)
+        fields = model.form if model else []
+        clean, failures = validate_form(fields, submitted, current,
+                                        lambda pid: uow.orgs.get_person(pid) is not None)
+        if not failures and model and model.checks:
+            names = {**current, **clean}
+            sandbox = SandboxEnvironment(self.sandbox_helpers(uow))
+            failures = run_checks(model.checks, names, sandbox)
+        if failures:
+            raise CheckFailed(failures)
+        self._attach(uow, loaded.runner)
+        with running_at(RunContext(uow.now, uow.calendar)):
+            changes = loaded.runner.complete(task.spiff_task_id, clean)
+        uow.tasks.set(task.id, state="completed", completed_at=uow.now, completed_by=person_id,
+                      assignee=task.assignee or person_id)
+        uow.record(instance_chain(loaded.instance_id), loaded.instance_id, NewEvent(
+            "task_completed", uow.now, person_id, task.spiff_task_id,
+            {"task": task.id, "spec": task.task_spec, "name": task.name, "data": _jsonable(clean)}))
+        self._apply(uow, loaded, [c for c in changes if c.task_id != task.spiff_task_id], person_id)
+        return loaded
+
+    def fire_timers(self, uow: UnitOfWork, instance_id: int) -> int:
+        """Fire the timers of one instance that are due at the unit of work's time; return how many fired."""
+        loaded = self.load(uow, instance_id)
+        if loaded.status != "running":
+            return 0
+        self._attach(uow, loaded.runner)
+        with running_at(RunContext(uow.now, uow.calendar)):
+            changes = loaded.runner.fire_timers()
+        self._apply(uow, loaded, changes, None)
+        return sum(1 for c in changes if c.kind == "timer" and c.after == "COMPLETED")
+
+    def cancel(self, uow: UnitOfWork, instance_id: int, actor: str | None, reason: str) -> None:
+        """Cancel a running instance and its open tasks."""
+        loaded = self.load(uow, instance_id)
+        if loaded.status != "running":
+            raise Conflict(f"instance {instance_id} is {loaded.status}, not running")
+        with running_at(RunContext(uow.now, uow.calendar)):
+            changes = loaded.runner.cancel()
+        self._apply(uow, loaded, changes, actor, cancelled=(actor, reason))
+
+    def claim(self, uow: UnitOfWork, task_id: int, person_id: str) -> None:
+        """Take a task offered to one's role, so others see it is being handled."""
+        task = self._open_task(uow, task_id)
+        self.authorize(uow, task, person_id)
+        if task.assignee == person_id and task.state == "claimed":
+            raise Conflict(f"task {task_id} is already claimed by you")
+        self._bump(uow, task.instance_id)
+        uow.tasks.set(task.id, state="claimed", assignee=person_id, claimed_at=uow.now)
+        uow.record(instance_chain(task.instance_id), task.instance_id,
+                   NewEvent("task_claimed", uow.now, person_id, task.spiff_task_id, {"task": task.id}))
+
+    def unclaim(self, uow: UnitOfWork, task_id: int, person_id: str) -> None:
+        """Give a claimed task back to its role."""
+        task = self._open_task(uow, task_id)
+        if task.state != "claimed" or task.assignee != person_id:
+            raise NotAllowed(f"task {task_id} is not claimed by {person_id}")
+        model = self.definition(uow, uow.instances.row(task.instance_id).definition_id).model.user_tasks.get(
+            task.task_spec)
+        if model is not None and model.assignee:
+            raise NotAllowed(f"task {task_id} is assigned to {person_id} by the procedure and cannot be given back")
+        self._bump(uow, task.instance_id)
+        uow.tasks.set(task.id, state="ready", assignee=None, claimed_at=None)
+        uow.record(instance_chain(task.instance_id), task.instance_id,
+                   NewEvent("task_unclaimed", uow.now, person_id, task.spiff_task_id, {"task": task.id}))
+
+    def open(self, uow: UnitOfWork, task_id: int, person_id: str) -> None:
+        """Record that someone started working on a task (the start of touch time)."""
+        task = self._open_task(uow, task_id)
+        self.authorize(uow, task, person_id)
+        if task.opened_at is not None:
+            return
+        uow.tasks.set(task.id, opened_at=uow.now)
+        uow.record(instance_chain(task.instance_id), task.instance_id,
+                   NewEvent("task_opened", uow.now, person_id, task.spiff_task_id, {"task": task.id}))
+
+    # -- rights -------------------------------------------------------------------------------------------
+
+    def may_do(self, uow: UnitOfWork, task: HumanTask, person_id: str) -> bool:
+        """Tell whether the person may work on the task: theirs, or offered to a role they hold there."""
+        if task.assignee is not None:
+            return task.assignee == person_id
+        unit = uow.orgs.get_unit(task.org_unit_id)
+        for role, unit_id, path in uow.orgs.roles_of(person_id, uow.now.date()):
+            if role != task.role:
+                continue
+            if unit_id == task.org_unit_id:
+                return True
+            if task.role_scope == "ancestor" and unit is not None and unit.path.startswith(path):
+                return True
+        return False
+
+    def authorize(self, uow: UnitOfWork, task: HumanTask, person_id: str) -> None:
+        """Refuse a person who may not work on the task."""
+        if uow.orgs.get_person(person_id) is None:
+            raise NotFound(f"person {person_id} does not exist")
+        if not self.may_do(uow, task, person_id):
+            holder = f"assigned to {task.assignee}" if task.assignee else f"offered to role {task.role}"
+            raise NotAllowed(f"{person_id} may not work on task {task.id} ({holder} at {task.org_unit_id})")
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _open_task(self, uow: UnitOfWork, task_id: int) -> HumanTask:
+        task = uow.tasks.get(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist")
+        if task.state not in OPEN:
+            by = f" by {task.completed_by}" if task.completed_by else ""
+            raise Conflict(f"task {task_id} is already {task.state}{by}")
+        return task
+
+    def _bump(self, uow: UnitOfWork, instance_id: int) -> None:
+        """Move the instance's version so a concurrent operation on it conflicts instead of interleaving."""
+        row = uow.instances.row(instance_id)
+        if not uow.instances.update(instance_id, row.version):
+            raise Conflict(f"instance {instance_id} was changed by someone else; reload and try again")
+        hot = self._hot.get(instance_id)
+        if hot is not None and hot[0] == row.version:
+            self._hot[instance_id] = (row.version + 1, hot[1])
+
+    def _apply(self, uow: UnitOfWork, loaded: Loaded, changes: list[TaskChange], actor: str | None,
+               cancelled: tuple[str | None, str] | None = None) -> None:
+        """Project changes onto inbox rows and history, prune, save the state with the version check."""
+        chain = instance_chain(loaded.instance_id)
+        model = loaded.definition.model
+        open_rows = {spiff_id: (row_id, state) for row_id, spiff_id, state in
+                     uow.tasks.open_for_instance(loaded.instance_id)}
+        boundary_due = {c.spec: c.due for c in changes if c.kind == "timer" and c.after == "WAITING"}
+        new_rows = []
+        for change in changes:
+            if change.kind == "user" and change.after == "READY" and change.task_id not in open_rows:
+                user_task = model.user_tasks.get(change.spec)
+                row = self._task_row(uow, loaded, change, user_task, boundary_due)
+                new_rows.append(row)
+                uow.record(chain, loaded.instance_id, NewEvent(
+                    "task_ready", uow.now, None, change.task_id,
+                    {"spec": change.spec, "name": change.name, "role": row["role"], "assignee": row["assignee"],
+                     "org_unit": row["org_unit_id"], "due_at": _iso(row["due_at"]), "lean_class": row["lean_class"],
+                     "sla": row["sla"]}))
+            elif change.kind == "user" and change.after == "CANCELLED" and change.task_id in open_rows:
+                uow.tasks.set(open_rows[change.task_id][0], state="cancelled", completed_at=uow.now)
+                uow.record(chain, loaded.instance_id, NewEvent(
+                    "task_cancelled", uow.now, actor, change.task_id, {"spec": change.spec, "name": change.name}))
+            elif change.kind == "timer":
+                self._timer_event(uow, loaded, change)
+        uow.tasks.add_many(new_rows)
+        status, ended_at = loaded.status, None
+        if cancelled is not None:
+            status, ended_at = "cancelled", uow.now
+            uow.record(chain, loaded.instance_id, NewEvent("instance_cancelled", uow.now, cancelled[0],
+                                                           payload={"reason": cancelled[1]}))
+        elif loaded.runner.completed:
+            status, ended_at = "completed", uow.now
+            uow.record(chain, loaded.instance_id, NewEvent("instance_completed", uow.now, actor,
+                                                           payload={"data": _jsonable(loaded.runner.data)}))
+        if self.prune:
+            loaded.runner.prune()
+        values: dict[str, Any] = {
+            "state_json": self.serializer.state_to_json(loaded.runner.workflow),
+            "status": status,
+            "next_timer_due": None if status != "running" else loaded.runner.next_due(),
+        }
+        if ended_at is not None:
+            values["ended_at"] = ended_at
+        if not uow.instances.update(loaded.instance_id, loaded.version, **values):
+            raise Conflict(f"instance {loaded.instance_id} was changed by someone else; reload and try again")
+        uow.flush_history()
+        loaded.version += 1
+        loaded.status = status
+        self._keep(loaded.instance_id, loaded.version, loaded.runner)
+
+    def _task_row(self, uow: UnitOfWork, loaded: Loaded, change: TaskChange, user_task: UserTaskModel | None,
+                  boundary_due: dict[str, datetime | None]) -> dict[str, Any]:
+        assignee = None
+        role = None
+        scope = "unit"
+        sla = lean = None
+        due: datetime | None = None
+        if user_task is not None:
+            role = user_task.role or (user_task.lane if user_task.lane in ROLES else None)
+            scope = user_task.scope
+            lean, sla = user_task.lean_class, user_task.sla
+            if user_task.assignee:
+                value = loaded.runner.task_data(change.task_id).get(user_task.assignee)
+                assignee = value if isinstance(value, str) else None
+            if sla:
+                due = durations.due_after(uow.now, durations.parse_deadline(sla), uow.calendar).at
+        deadlines = [d for spec, d in boundary_due.items() if d is not None and
+                     (t := loaded.definition.model.timers.get(spec)) is not None and t.attached_to == change.spec
+                     and t.interrupting]
+        if due is None and deadlines:
+            due = min(deadlines)
+        return {
+            "instance_id": loaded.instance_id, "spiff_task_id": change.task_id, "task_spec": change.spec,
+            "name": change.name, "lane": user_task.lane if user_task else None, "role": role, "role_scope": scope,
+            "org_unit_id": loaded.org_unit_id, "assignee": assignee, "state": "claimed" if assignee else "ready",
+            "ready_at": uow.now, "claimed_at": uow.now if assignee else None, "due_at": due,
+            "lean_class": lean, "sla": sla,
+        }
+
+    def _timer_event(self, uow: UnitOfWork, loaded: Loaded, change: TaskChange) -> None:
+        chain = instance_chain(loaded.instance_id)
+        timer = loaded.definition.model.timers.get(change.spec)
+        payload: dict[str, Any] = {"spec": change.spec, "name": change.name, "due": _iso(change.due)}
+        if timer is not None and timer.attached_to:
+            payload.update(attached_to=timer.attached_to, interrupting=timer.interrupting)
+        if change.after == "WAITING" and change.before != "WAITING":
+            payload["provisional_calendar"] = change.provisional
+            uow.record(chain, loaded.instance_id, NewEvent("timer_due", uow.now, None, change.task_id, payload))
+        elif change.after == "COMPLETED":
+            payload["fired_at"] = _iso(uow.now)
+            uow.record(chain, loaded.instance_id, NewEvent("timer_fired", uow.now, None, change.task_id, payload))
+            if timer is not None and timer.attached_to:
+                kind = "deadline" if timer.interrupting else "reminder"
+                uow.record(chain, loaded.instance_id, NewEvent(
+                    "escalation", uow.now, None, change.task_id,
+                    {"kind": kind, "attached_to": timer.attached_to, "timer": change.spec, "due": _iso(change.due)}))
+        elif change.after == "CANCELLED" and change.before == "WAITING":
+            uow.record(chain, loaded.instance_id, NewEvent("timer_cancelled", uow.now, None, change.task_id, payload))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _jsonable(value: Any) -> Any:
+    """Make data safe for the history's JSON (dates become ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def parse_json_object(text: str | None) -> dict[str, Any]:
+    """Parse a JSON object typed by a user, with a clear error."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as bad:
+        raise InvalidInput(f"data is not valid JSON: {bad.msg} at line {bad.lineno} column {bad.colno}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("data must be a JSON object, e.g. {\"agenda\": \"...\"}")
+    return value

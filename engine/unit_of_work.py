@@ -1,0 +1,49 @@
+"""One database transaction with the repositories, the instant and the calendar it runs under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engine.history import NewEvent, append_events
+from engine.workdays import WorkCalendar
+from storage.repositories import (
+    CalendarRepository,
+    ClockRepository,
+    DefinitionRepository,
+    HistoryRepository,
+    InstanceRepository,
+    OrgRepository,
+    TaskRepository,
+)
+
+
+@dataclass
+class UnitOfWork:
+    """Repositories over one session, plus the events collected for the history."""
+
+    session: Session
+    now: datetime
+    calendar: WorkCalendar
+    pending: dict[tuple[str, int | None], list[NewEvent]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.orgs = OrgRepository(self.session)
+        self.definitions = DefinitionRepository(self.session)
+        self.instances = InstanceRepository(self.session)
+        self.tasks = TaskRepository(self.session)
+        self.history = HistoryRepository(self.session)
+        self.clock = ClockRepository(self.session)
+        self.calendars = CalendarRepository(self.session)
+
+    def record(self, chain: str, instance_id: int | None, event: NewEvent) -> None:
+        """Queue an event for its chain; written when the unit of work flushes."""
+        self.pending.setdefault((chain, instance_id), []).append(event)
+
+    def flush_history(self) -> None:
+        """Append every queued event to its chain (inside the same transaction)."""
+        for (chain, instance_id), events in self.pending.items():
+            append_events(self.history, chain, instance_id, events)
+        self.pending.clear()

@@ -1,0 +1,131 @@
+"""Plain frozen dataclasses the engine returns; callers never see SpiffWorkflow or ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.errors import LintIssue
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """What lint found in one file."""
+
+    filename: str
+    process_id: str | None
+    sha256: str
+    issues: list[LintIssue]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not any(i.severity == "error" for i in self.issues)
+
+
+@dataclass(frozen=True)
+class DefinitionView:
+    """A deployed version of a procedure."""
+
+    id: int
+    process_id: str
+    version: int
+    name: str
+    sha256: str
+    deployed_by: str | None
+    deployed_at: datetime
+    created: bool = True  # False when deploy found identical content already deployed
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A user task as the inbox shows it."""
+
+    id: int
+    instance_id: int
+    spiff_task_id: str
+    task_spec: str
+    name: str
+    lane: str | None
+    role: str | None
+    org_unit_id: str
+    assignee: str | None
+    state: str
+    ready_at: datetime
+    claimed_at: datetime | None
+    opened_at: datetime | None
+    completed_at: datetime | None
+    due_at: datetime | None
+    completed_by: str | None
+    lean_class: str | None
+    sla: str | None
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """A process instance and where it stands."""
+
+    id: int
+    process_id: str
+    definition_id: int
+    version: int
+    org_unit_id: str
+    title: str
+    business_key: str | None
+    status: str
+    started_by: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    next_timer_due: datetime | None
+    error: str | None = None
+    open_tasks: list[TaskView] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One entry of the history."""
+
+    id: int
+    chain: str
+    chain_seq: int
+    instance_id: int | None
+    task_id: str | None
+    type: str
+    actor: str | None
+    at: datetime
+    payload: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of checking every hash chain."""
+
+    chains: int
+    events: int
+    problems: list[Any]
+
+    @property
+    def ok(self) -> bool:
+        """True when the history is intact."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """The clock the database runs on."""
+
+    mode: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What firing due timers did."""
+
+    instances: int
+    timers_fired: int
+    failed: list[tuple[int, str]]
+    now: datetime

@@ -1,0 +1,5 @@
+"""Run the CLI as `python -m leanflow`."""
+
+from leanflow.cli import main
+
+main()

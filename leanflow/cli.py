@@ -1,0 +1,368 @@
+"""The `leanflow` command line: every verb is a few lines that call the engine."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import CheckFailed, LeanFlowError, LintError, LoadError
+from engine.runtime import parse_json_object
+from engine.service import WorkflowService, open_service
+from leanflow.output import emit_json, table, when
+
+DEFAULT_DB = "sqlite:///leanflow.db"
+
+
+class Context:
+    """Lazily opened service plus output options."""
+
+    def __init__(self, db: str, as_json: bool) -> None:
+        self.db = db
+        self.as_json = as_json
+        self._service: WorkflowService | None = None
+
+    @property
+    def service(self) -> WorkflowService:
+        if self._service is None:
+            self._service = open_service(self.db)
+        return self._service
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--db", envvar="LEANFLOW_DATABASE_URL", default=DEFAULT_DB, show_default=True,
+              help="Database URL (SQLite file or postgresql+psycopg://...).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def cli(ctx: click.Context, db: str, as_json: bool) -> None:
+    """LeanFlow (精益党建流程引擎): executable, measurable party-work procedures."""
+    ctx.obj = Context(db, as_json)
+
+
+@cli.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create or upgrade the database schema."""
+    ctx.service.init_database()
+    click.echo(f"database ready: {ctx.db}")
+
+
+@cli.group()
+def org() -> None:
+    """Organisation tree, people and roles."""
+
+
+@org.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", help="Who imports.")
+@pass_ctx
+def org_import(ctx: Context, file: Path, actor: str | None) -> None:
+    """Import units, people and roles from YAML or JSON."""
+    units, people = ctx.service.import_org(file.read_text(encoding="utf-8"), file.name, actor=actor)
+    if ctx.as_json:
+        emit_json({"units": units, "people": people})
+    else:
+        click.echo(f"imported {units} units and {people} people")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_ctx
+def lint(ctx: Context, files: tuple[Path, ...]) -> None:
+    """Check BPMN files: structure, roles, lean classes, timers, sandboxed code."""
+    reports = [ctx.service.lint_file(f) for f in files]
+    if ctx.as_json:
+        emit_json(reports)
+    else:
+        for report in reports:
+            status = "ok" if report.ok else "FAILED"
+            click.echo(f"{report.filename}: {status} ({report.process_id or '-'})")
+            for issue in report.issues:
+                where = f"line {issue.line}" if issue.line else ""
+                click.echo(f"  {issue.severity:7} {issue.element_id or '-'} [{issue.code}] {issue.message} {where}")
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", help="Who deploys.")
+@pass_ctx
+def deploy(ctx: Context, files: tuple[Path, ...], actor: str | None) -> None:
+    """Deploy procedures (a new version only when the content changed)."""
+    views = [ctx.service.deploy_file(f, actor=actor) for f in files]
+    if ctx.as_json:
+        emit_json(views)
+        return
+    for v in views:
+        what = "deployed" if v.created else "unchanged"
+        click.echo(f"{what}: {v.process_id} v{v.version} ({v.name}) sha256 {v.sha256[:12]}")
+
+
+@cli.command()
+@pass_ctx
+def definitions(ctx: Context) -> None:
+    """List deployed procedure versions."""
+    views = ctx.service.definitions()
+    if ctx.as_json:
+        emit_json(views)
+        return
+    table([[str(v.id), v.process_id, str(v.version), v.name, v.sha256[:12], v.deployed_by or "-",
+            when(v.deployed_at)] for v in views], ["id", "process", "ver", "name", "sha256", "by", "at"])
+
+
+@cli.command()
+@click.argument("process_id")
+@click.option("--org", "org_unit", required=True, help="Org unit the instance runs at.")
+@click.option("--data", default=None, help="Initial data as a JSON object.")
+@click.option("--title", default=None)
+@click.option("--key", "business_key", default=None, help="Business key.")
+@click.option("--as", "actor", help="Who starts it.")
+@pass_ctx
+def start(ctx: Context, process_id: str, org_unit: str, data: str | None, title: str | None,
+          business_key: str | None, actor: str | None) -> None:
+    """Start a procedure at an org unit."""
+    view = ctx.service.start(process_id, org_unit_id=org_unit, data=parse_json_object(data), actor=actor,
+                             title=title, business_key=business_key)
+    _show_instance(ctx, view)
+
+
+@cli.command()
+@click.option("--user", required=True, help="Person id.")
+@click.option("--all", "include_done", is_flag=True, help="Include completed tasks.")
+@pass_ctx
+def tasks(ctx: Context, user: str, include_done: bool) -> None:
+    """List a person's tasks: assigned to them or offered to their roles."""
+    views = ctx.service.tasks_for(user, include_done=include_done)
+    if ctx.as_json:
+        emit_json(views)
+        return
+    if not views:
+        click.echo(f"no open tasks for {user}")
+        return
+    table([[str(t.id), str(t.instance_id), t.name, t.role or "-", t.org_unit_id, t.state, t.assignee or "-",
+            when(t.due_at)] for t in views], ["task", "instance", "name", "role", "unit", "state", "assignee", "due"])
+
+
+@cli.command()
+@click.argument("task_id", type=int)
+@click.option("--user", required=True)
+@pass_ctx
+def claim(ctx: Context, task_id: int, user: str) -> None:
+    """Claim a task offered to one's role."""
+    view = ctx.service.claim(task_id, person_id=user)
+    emit_json(view) if ctx.as_json else click.echo(f"task {view.id} claimed by {view.assignee}")
+
+
+@cli.command()
+@click.argument("task_id", type=int)
+@click.option("--user", required=True)
+@pass_ctx
+def unclaim(ctx: Context, task_id: int, user: str) -> None:
+    """Give a claimed task back to its role."""
+    view = ctx.service.unclaim(task_id, person_id=user)
+    emit_json(view) if ctx.as_json else click.echo(f"task {view.id} is offered to {view.role} again")
+
+
+@cli.command("open")
+@click.argument("task_id", type=int)
+@click.option("--user", required=True)
+@pass_ctx
+def open_task(ctx: Context, task_id: int, user: str) -> None:
+    """Record that work on a task started."""
+    view = ctx.service.open_task(task_id, person_id=user)
+    emit_json(view) if ctx.as_json else click.echo(f"task {view.id} opened at {when(view.opened_at)}")
+
+
+@cli.command()
+@click.argument("task_id", type=int)
+@click.option("--user", required=True)
+@click.option("--data", default=None, help="Form data as a JSON object.")
+@pass_ctx
+def complete(ctx: Context, task_id: int, user: str, data: str | None) -> None:
+    """Complete a task with form data (checked; nothing changes if a check fails)."""
+    view = ctx.service.complete(task_id, person_id=user, data=parse_json_object(data))
+    _show_instance(ctx, view)
+
+
+@cli.command()
+@click.argument("instance_id", type=int)
+@click.option("--as", "actor")
+@click.option("--reason", default="")
+@pass_ctx
+def cancel(ctx: Context, instance_id: int, actor: str | None, reason: str) -> None:
+    """Cancel a running instance."""
+    _show_instance(ctx, ctx.service.cancel(instance_id, actor=actor, reason=reason))
+
+
+@cli.command()
+@click.option("--status", default=None)
+@click.option("--process", "process_id", default=None)
+@pass_ctx
+def instances(ctx: Context, status: str | None, process_id: str | None) -> None:
+    """List instances."""
+    views = ctx.service.instances(status=status, process_id=process_id)
+    if ctx.as_json:
+        emit_json(views)
+        return
+    table([[str(v.id), v.process_id, v.org_unit_id, v.title, v.status, when(v.started_at), when(v.next_timer_due)]
+           for v in views], ["id", "process", "unit", "title", "status", "started", "next timer"])
+
+
+@cli.command()
+@click.argument("instance_id", type=int)
+@pass_ctx
+def history(ctx: Context, instance_id: int) -> None:
+    """Show an instance's history."""
+    events = ctx.service.history(instance_id)
+    if ctx.as_json:
+        emit_json(events)
+        return
+    table([[str(e.chain_seq), when(e.at), e.type, e.actor or "-", _summary(e.payload)] for e in events],
+          ["#", "at", "event", "actor", "details"])
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    keys = ("name", "spec", "due", "kind", "message", "process_id", "reason")
+    parts = [f"{k}={payload[k]}" for k in keys if payload.get(k) not in (None, "")]
+    if "failures" in payload:
+        parts.append("; ".join(f["message"] for f in payload["failures"]))
+    return " ".join(parts)[:100]
+
+
+@cli.command()
+@pass_ctx
+def verify(ctx: Context) -> None:
+    """Verify the hash chains of the whole history."""
+    report = ctx.service.verify()
+    if ctx.as_json:
+        emit_json(report)
+    else:
+        click.echo(f"{report.events} events in {report.chains} chains: {'intact' if report.ok else 'TAMPERED'}")
+        for p in report.problems:
+            click.echo(f"  {p.chain} event {p.event_id or '-'} (#{p.chain_seq or '-'}): {p.problem}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.group("clock")
+def clock_group() -> None:
+    """Show or move the database's clock."""
+
+
+@clock_group.command("show")
+@pass_ctx
+def clock_show(ctx: Context) -> None:
+    """Show the clock."""
+    view = ctx.service.clock()
+    emit_json(view) if ctx.as_json else click.echo(f"{view.mode} clock: {view.now.isoformat()} ({when(view.now)})")
+
+
+@clock_group.command("set")
+@click.argument("when_", metavar="DATETIME")
+@pass_ctx
+def clock_set(ctx: Context, when_: str) -> None:
+    """Switch to a virtual clock at DATETIME (ISO 8601 with offset), or 'system'."""
+    if when_ == "system":
+        view = ctx.service.use_system_clock()
+    else:
+        from engine.durations import parse_date
+
+        view = ctx.service.set_clock(parse_date(when_))
+    emit_json(view) if ctx.as_json else click.echo(f"{view.mode} clock: {view.now.isoformat()}")
+
+
+@clock_group.command("advance")
+@click.argument("duration")
+@pass_ctx
+def clock_advance(ctx: Context, duration: str) -> None:
+    """Move the virtual clock forward by an ISO 8601 DURATION, firing due timers in order."""
+    result = ctx.service.advance(duration)
+    _show_tick(ctx, result)
+
+
+@cli.command()
+@pass_ctx
+def tick(ctx: Context) -> None:
+    """Fire every timer that is due now."""
+    _show_tick(ctx, ctx.service.tick())
+
+
+@cli.group("calendar")
+def calendar_group() -> None:
+    """Working-day calendar overrides."""
+
+
+@calendar_group.command("set")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("kind", type=click.Choice(["workday", "holiday"]))
+@click.option("--note", default=None)
+@pass_ctx
+def calendar_set(ctx: Context, day: datetime, kind: str, note: str | None) -> None:
+    """Record whether DAY is a working day (for years chinesecalendar does not know)."""
+    ctx.service.set_calendar_day(day.date(), is_workday=kind == "workday", note=note)
+    click.echo(f"{day.date().isoformat()} is a {kind}")
+
+
+@calendar_group.command("show")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@pass_ctx
+def calendar_show(ctx: Context, day: datetime) -> None:
+    """Say whether DAY is a working day and where that answer comes from."""
+    info = ctx.service.calendar().day(date.fromisoformat(day.date().isoformat()))
+    if ctx.as_json:
+        emit_json(info)
+    else:
+        flag = " (provisional)" if info.provisional else ""
+        click.echo(f"{info.day}: {'workday' if info.is_workday else 'holiday'} from {info.source}{flag}")
+
+
+def _show_tick(ctx: Context, result: Any) -> None:
+    if ctx.as_json:
+        emit_json(result)
+        return
+    click.echo(f"now {result.now.isoformat()}: {result.timers_fired} timers fired in {result.instances} instances")
+    for instance_id, message in result.failed:
+        click.echo(f"  instance {instance_id} failed: {message}")
+
+
+def _show_instance(ctx: Context, view: Any) -> None:
+    if ctx.as_json:
+        emit_json(view)
+        return
+    click.echo(f"instance {view.id} ({view.process_id}) {view.status}: {view.title}")
+    for t in view.open_tasks:
+        who = t.assignee or f"role {t.role}"
+        click.echo(f"  task {t.id}: {t.name} → {who} at {t.org_unit_id}, due {when(t.due_at)}")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning engine errors into messages and exit codes, never tracebacks."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as bad:
+        bad.show()
+        sys.exit(2)
+    except CheckFailed as failed:
+        click.echo("check failed / 检查未通过:", err=True)
+        for f in failed.failures:
+            click.echo(f"  {f.field or '-'}: {f.message}", err=True)
+        sys.exit(1)
+    except LintError as bad:
+        click.echo(str(bad), err=True)
+        sys.exit(1)
+    except (LoadError, LeanFlowError) as bad:
+        click.echo(f"error: {bad.message}", err=True)
+        sys.exit(bad.exit_code)
+    except OSError as bad:
+        click.echo(f"error: {bad}", err=True)
+        sys.exit(1)
