@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -35,16 +36,16 @@ def _to_int(value: Any) -> int:
 
 
 def _to_number(value: Any) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _Invalid("应为数字")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise _Invalid("应为数字")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # not a number, or an int too large for a float
+        raise _Invalid("应为数字") from None
+    # NaN and infinity are not numbers a person enters, and would not survive storage as JSON.
+    if not math.isfinite(number):
+        raise _Invalid("应为数字")
+    return number
 
 
 def _to_bool(value: Any) -> bool:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 GENESIS = "0" * 64
 
@@ -114,20 +114,11 @@ def verify_chain(chain: str, events: Iterable[StoredEvent], head: tuple[int, str
     return problems
 
 
-class HistoryStore(Protocol):
-    """The storage side the appender needs (storage.repositories.HistoryRepository fits)."""
-
-    def head(self, chain: str, *, lock: bool = True) -> tuple[int, str] | None: ...
-
-    def append(self, chain: str, rows: list[dict[str, Any]], new_head: tuple[int, str], had_head: bool) -> None: ...
-
-
-def append_events(store: HistoryStore, chain: str, instance_id: int | None, events: list[NewEvent]) -> None:
-    """Hash the events onto the end of their chain and store them with the new head."""
-    if not events:
-        return
-    head = store.head(chain)
+def hash_events(chain: str, instance_id: int | None, events: list[NewEvent],
+                head: tuple[int, str | None] | None) -> tuple[list[dict[str, Any]], tuple[int, str]]:
+    """Chain new events onto a head; return the rows to insert and the new head."""
     length, prev = head if head else (0, GENESIS)
+    prev = prev or GENESIS
     rows = []
     for event in events:
         length += 1
@@ -141,7 +132,7 @@ def append_events(store: HistoryStore, chain: str, instance_id: int | None, even
             "prev_hash": prev, "hash": digest,
         })
         prev = digest
-    store.append(chain, rows, (length, prev), head is not None)
+    return rows, (length, prev)
 
 
 def instance_chain(instance_id: int) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date
 
 from lxml import etree
 
@@ -25,6 +27,8 @@ SUPPORTED = {
     "subProcess", "callActivity", "transaction",
 }
 UNSUPPORTED = {"complexGateway", "adHocSubProcess", "choreographyTask", "subChoreography"}
+# Text that is plainly an attempt at an ISO duration or cycle (P3D, PT2H, R3/...), not a data variable name.
+ISO_LIKE = re.compile(r"P\d|PT\d|R\d*/", re.IGNORECASE)
 NOT_FLOW = {"laneSet", "lane", "sequenceFlow", "dataObject", "dataObjectReference", "dataStoreReference",
             "textAnnotation", "association", "extensionElements", "documentation", "ioSpecification",
             "property", "group", "category", "flowNodeRef", "childLaneSet", "incoming", "outgoing"}
@@ -51,7 +55,7 @@ def _structure(process: etree._Element) -> list[LintIssue]:
     for element in process.iter():
         name = _local(element.tag)
         if name in UNSUPPORTED or (element.getparent() is process and name not in SUPPORTED and name not in NOT_FLOW
-              and element.tag.startswith(f"{{{BPMN}}}")):
+              and isinstance(element.tag, str) and element.tag.startswith(f"{{{BPMN}}}")):
             issues.append(LintIssue("error", "unsupported-element", f"<{name}> is not supported by the engine",
                                     element.get("id"), element.sourceline))
     incoming = {f.get("targetRef") for f in process.iter(f"{{{BPMN}}}sequenceFlow")}
@@ -104,6 +108,28 @@ def _role_issues(model: ProcedureModel, roles: Mapping[str, Role]) -> list[LintI
     return issues
 
 
+def _config_problem(kind: str, name: str, config: str) -> str | None:
+    """Why a min, max or pattern config would break validation at submit time (None = fine)."""
+    if name == "pattern":
+        try:
+            re.compile(config)
+        except re.error as bad:
+            return f"is not a valid regular expression ({bad})"
+    elif name in ("min", "max") and kind == "date":
+        try:
+            if date.fromisoformat(config).isoformat() == config:
+                return None
+        except ValueError:
+            pass
+        return "needs a date written YYYY-MM-DD"
+    elif name in ("min", "max"):
+        try:
+            float(config)
+        except ValueError:
+            return "needs a number"
+    return None
+
+
 def _task_issues(model: ProcedureModel) -> list[LintIssue]:
     issues = []
     for task in model.user_tasks.values():
@@ -136,6 +162,9 @@ def _task_issues(model: ProcedureModel) -> list[LintIssue]:
                     issues.append(LintIssue("error", "bad-constraint",
                                             f"field '{form_field.id}': {name} needs a whole number", task.id,
                                             task.line))
+                elif problem := _config_problem(form_field.type, name, config):
+                    issues.append(LintIssue("error", "bad-constraint", f"field '{form_field.id}': {name} {problem}",
+                                            task.id, task.line))
         for check in task.checks:
             if check.field is not None and check.field not in field_ids:
                 issues.append(LintIssue("warning", "check-field",
@@ -160,7 +189,8 @@ def _timer_issues(model: ProcedureModel) -> list[LintIssue]:
         except InvalidInput as bad:
             # Not a literal: it may be an expression over the data (e.g. probation_end), checked in the sandbox.
             reasons = check_code(text, mode="eval") if timer.kind != "cycle" else [bad.message]
-            if reasons or literal.upper().startswith(("P", "R")):
+            # A quoted text is always meant as a literal; probation_end or review_date are variable names.
+            if reasons or literal != text or ISO_LIKE.match(literal):
                 issues.append(LintIssue("error", "bad-timer", f"{timer.kind} '{text}': {bad.message}", timer.id,
                                         timer.line))
     return issues

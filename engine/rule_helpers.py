@@ -20,7 +20,16 @@ def _day(value: Any) -> date:
         return value.astimezone(SHANGHAI).date()
     if isinstance(value, date):
         return value
-    return date.fromisoformat(str(value)[:10])
+    text = str(value).strip()
+    if len(text) > 10:
+        # A stored datetime field ("2026-03-01T17:00:00+00:00") names an instant: take its Shanghai date, as above.
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment.astimezone(SHANGHAI).date()
+    return date.fromisoformat(text[:10])
 
 
 def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from engine.spiff.parser import ParsedProcess
 from engine.spiff.runner import Runner, TaskChange
 from engine.spiff.serializer import SERIALIZER_VERSION, Serializer
 from engine.unit_of_work import UnitOfWork
-from storage.models import HumanTask, ProcessInstance
+from storage.models import ProcessInstance
 
 OPEN = ("ready", "claimed")
 
@@ -47,6 +47,9 @@ class Loaded:
     runner: Runner
     org_unit_id: str
     status: str
+    history_head: tuple[int, str | None] = (0, None)
+    row: Any = None
+    saved: dict[str, Any] | None = None
 
 
 class Runtime:
@@ -87,7 +90,14 @@ class Runtime:
             workflow = self.serializer.state_from_json(row.state_json, definition.parsed.spec,
                                                        definition.parsed.subprocess_specs)
             runner = Runner(workflow)
-        return Loaded(instance_id, row.version, definition, runner, row.org_unit_id, row.status)
+        return Loaded(instance_id, row.version, definition, runner, row.org_unit_id, row.status,
+                      (row.history_length, row.history_head), row)
+
+    def peek(self, uow: UnitOfWork, instance_id: int) -> Runner:
+        """Return the instance's workflow for reading, keeping it in memory for the next step."""
+        loaded = self.load(uow, instance_id)
+        self._keep(instance_id, loaded.version, loaded.runner)
+        return loaded.runner
 
     def _keep(self, instance_id: int, version: int, runner: Runner) -> None:
         self._hot[instance_id] = (version, runner)
@@ -227,31 +237,31 @@ class Runtime:
 
     # -- rights -------------------------------------------------------------------------------------------
 
-    def may_do(self, uow: UnitOfWork, task: HumanTask, person_id: str) -> bool:
+    def may_do(self, uow: UnitOfWork, task: Any, person_id: str) -> bool:
         """Tell whether the person may work on the task: theirs, or offered to a role they hold there."""
         if task.assignee is not None:
-            return task.assignee == person_id
-        unit = uow.orgs.get_unit(task.org_unit_id)
+            return bool(task.assignee == person_id)
         for role, unit_id, path in uow.orgs.roles_of(person_id, uow.now.date()):
             if role != task.role:
                 continue
             if unit_id == task.org_unit_id:
                 return True
-            if task.role_scope == "ancestor" and unit is not None and unit.path.startswith(path):
+            if task.role_scope == "ancestor" and task.org_path.startswith(path):
                 return True
         return False
 
-    def authorize(self, uow: UnitOfWork, task: HumanTask, person_id: str) -> None:
+    def authorize(self, uow: UnitOfWork, task: Any, person_id: str) -> None:
         """Refuse a person who may not work on the task."""
-        if uow.orgs.get_person(person_id) is None:
+        if self.may_do(uow, task, person_id):
+            return
+        if not uow.orgs.person_exists(person_id):
             raise NotFound(f"person {person_id} does not exist")
-        if not self.may_do(uow, task, person_id):
-            holder = f"assigned to {task.assignee}" if task.assignee else f"offered to role {task.role}"
-            raise NotAllowed(f"{person_id} may not work on task {task.id} ({holder} at {task.org_unit_id})")
+        holder = f"assigned to {task.assignee}" if task.assignee else f"offered to role {task.role}"
+        raise NotAllowed(f"{person_id} may not work on task {task.id} ({holder} at {task.org_unit_id})")
 
     # -- internals ----------------------------------------------------------------------------------------
 
-    def _open_task(self, uow: UnitOfWork, task_id: int) -> HumanTask:
+    def _open_task(self, uow: UnitOfWork, task_id: int) -> Any:
         task = uow.tasks.get(task_id)
         if task is None:
             raise NotFound(f"task {task_id} does not exist")
@@ -274,8 +284,9 @@ class Runtime:
         """Project changes onto inbox rows and history, prune, save the state with the version check."""
         chain = instance_chain(loaded.instance_id)
         model = loaded.definition.model
+        cancelled_user = any(c.kind == "user" and c.after == "CANCELLED" for c in changes)
         open_rows = {spiff_id: (row_id, state) for row_id, spiff_id, state in
-                     uow.tasks.open_for_instance(loaded.instance_id)}
+                     (uow.tasks.open_for_instance(loaded.instance_id) if cancelled_user else [])}
         boundary_due = {c.spec: c.due for c in changes if c.kind == "timer" and c.after == "WAITING"}
         new_rows = []
         for change in changes:
@@ -313,9 +324,13 @@ class Runtime:
         }
         if ended_at is not None:
             values["ended_at"] = ended_at
+        # The step's events and the chain's new head go out with the same UPDATE as the state.
+        length, head = uow.take_instance_history(loaded.instance_id, loaded.history_head)
+        values.update(history_length=length, history_head=head)
         if not uow.instances.update(loaded.instance_id, loaded.version, **values):
             raise Conflict(f"instance {loaded.instance_id} was changed by someone else; reload and try again")
-        uow.flush_history()
+        loaded.saved = values
+        loaded.history_head = (length, head)
         loaded.version += 1
         loaded.status = status
         self._keep(loaded.instance_id, loaded.version, loaded.runner)

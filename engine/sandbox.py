@@ -50,6 +50,7 @@ class Limits:
     max_source: int = 20_000  # characters of source
     max_iterations: int = 1_000_000  # for-loop and comprehension steps per evaluate/execute
     max_int_bits: int = 100_000  # largest int one *, ** or << may build
+    max_data: int = 5_000_000  # items plus characters of the task data a script leaves (shared items count each time)
 
 
 DEFAULT_LIMITS = Limits()
@@ -115,7 +116,8 @@ def _compile(source: str, mode: str) -> tuple[types.CodeType | None, tuple[str, 
         result = compiler(source, filename=FILENAME, policy=_Policy)
     except (SyntaxError, ValueError, RecursionError) as error:  # e.g. 'return' outside function, deep nesting
         return None, (f"{type(error).__name__}: {error}",)
-    return (None, tuple(result.errors)) if result.errors else (result.code, ())
+    # RestrictedPython quotes the whole statement on syntax errors; keep lint messages readable.
+    return (None, tuple(e[:300] for e in result.errors)) if result.errors else (result.code, ())
 
 
 def _compiled(source: str, mode: str, limits: Limits) -> tuple[types.CodeType | None, tuple[str, ...]]:
@@ -154,11 +156,12 @@ _STATIC_BUILTINS.update(
     string=_namespace(string, {"Formatter"}),  # Formatter reaches attributes like str.format does
     len=len, min=min, max=max, any=any, all=all, sorted=sorted, reversed=reversed, abs=abs, int=int,
     float=float, str=str, bool=bool, list=list, dict=dict, set=set, frozenset=frozenset, tuple=tuple,
-    enumerate=enumerate, zip=zip, isinstance=isinstance,  # None/True/False come from safe_builtins
+    enumerate=enumerate, isinstance=isinstance,  # None/True/False come from safe_builtins
 )
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 _TEXT = (str, bytes, bytearray)
-_GROWING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate", "strftime"})
+_GROWING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate", "strftime",
+                      "to_bytes"})
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "*": operator.mul, "**": operator.pow, "<<": operator.lshift, "%": operator.mod,
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
@@ -195,7 +198,7 @@ class _Guards:
         """The guard names RestrictedPython's compiled code calls, plus the builtins bound to our limits."""
         return {
             "__builtins__": {**_STATIC_BUILTINS, "range": self.range, "pow": self.pow, "round": self.round,
-                             "sum": self.sum},
+                             "sum": self.sum, "zip": self.zip},
             "_getattr_": self.getattr, "_getitem_": operator.getitem, "_getiter_": self.getiter,
             "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": self.inplacevar,
@@ -299,6 +302,11 @@ class _Guards:
             raise SandboxError("sum() only adds numbers in procedure code")
         return sum(iterable, start)
 
+    def zip(self, *iterables: Iterable[Any], strict: bool = False) -> Iterator[tuple[Any, ...]]:
+        # list(zip(*[range(10**5)] * 10**5)) builds 10**10 items in one C call; counting every item pulled keeps
+        # such products inside the iteration budget.
+        return zip(*(self.getiter(i) for i in iterables), strict=strict)
+
     # -- iteration and attributes ----------------------------------------------------------------------------
 
     def getiter(self, ob: Any) -> Iterator[Any]:
@@ -320,7 +328,13 @@ class _Guards:
             return lambda self_, *args, **kwargs: self.getattr(self_, name)(*args, **kwargs)
         if name == "strftime":
             return lambda fmt, *args: self._strftime(value, fmt, *args)
+        if name == "to_bytes" and isinstance(obj, int):  # (1).to_bytes(10**9) allocates in one C call
+            return functools.partial(self._to_bytes, value)
         return self._text_method(obj, name, value) if isinstance(obj, _TEXT) else value
+
+    def _to_bytes(self, method: Callable[..., bytes], length: int = 1, *args: Any, **kwargs: Any) -> bytes:
+        self.check_width(length)
+        return method(length, *args, **kwargs)
 
     def _strftime(self, method: Callable[..., str], fmt: Any, *args: Any) -> str:
         for width in _STRFTIME.findall(fmt) if isinstance(fmt, str) else ():
@@ -358,6 +372,24 @@ def _is_code(value: Any) -> bool:
     return callable(value) or isinstance(value, (types.ModuleType, types.SimpleNamespace, types.GeneratorType))
 
 
+def _check_data(data: Mapping[str, Any], limit: int) -> None:
+    """Refuse data whose expansion is too large ([s] * 10**5 is small here but huge as JSON) or that hides code."""
+    stack: list[Any] = list(data.values())
+    left = limit
+    while stack:  # host code, bounded by `limit`
+        item = stack.pop()
+        left -= 1 + (len(item) if isinstance(item, _TEXT) else 0)
+        if left < 0:
+            raise SandboxError(f"the data left by the script exceeds the sandbox limit of {limit:,} items")
+        if _is_code(item):  # a nested lambda would otherwise leave the sandbox and could run unguarded later
+            raise SandboxError("functions, generators and modules cannot be stored in task data")
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+
+
 def _one_line(error: BaseException) -> str:
     try:
         text = " ".join(str(error).split())
@@ -391,6 +423,7 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         self._run(script, "exec", scope, guards)
         kept = {k: v for k, v in scope.items() if k not in injected and not _is_code(v)}
         kept.update((k, context[k]) for k in injected.intersection(context))  # odd keys like "_print" survive
+        _check_data(kept, self.limits.max_data)
         context.clear()
         context.update(kept)
         return True
@@ -423,7 +456,7 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
 
 def _where(error: BaseException, mode: str) -> str:
     """' (line N)' for the innermost procedure line of a script's error; expressions are one line."""
-    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == FILENAME]
+    lines = [line for frame, line in traceback.walk_tb(error.__traceback__) if frame.f_code.co_filename == FILENAME]
     return f" (line {lines[-1]})" if mode == "exec" and lines and lines[-1] else ""
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,7 +35,7 @@ from engine.views import (
 )
 from engine.workdays import WorkCalendar
 from storage import make_engine, make_session_factory, upgrade_to_head
-from storage.models import Event, HumanTask, ProcessInstance
+from storage.models import Event
 
 
 @dataclass(frozen=True)
@@ -163,18 +164,18 @@ class WorkflowService:
 
     def complete(self, task_id: int, *, person_id: str, data: dict[str, Any] | None = None) -> InstanceView:
         """Complete a task with form data; on failed checks record them and raise CheckFailed."""
-        instance_id: int | None = None
         try:
             with self.unit() as uow:
                 loaded = self.runtime.complete(uow, task_id, person_id, data or {})
-                instance_id = loaded.instance_id
+                tasks = [_task_view(t) for t in uow.tasks.for_instance(loaded.instance_id, open_only=True)]
+                row = {**loaded.row._mapping, **(loaded.saved or {}), "version": loaded.version}
+                return _instance_view(SimpleNamespace(**row), tasks, loaded.runner.data)
         except CheckFailed as failed:
             self._record_check_failed(task_id, person_id, failed)
             raise
         except LeanFlowError:
             self._forget_task_instance(task_id)
             raise
-        return self.instance(instance_id)
 
     def _record_check_failed(self, task_id: int, person_id: str, failed: CheckFailed) -> None:
         with self.unit() as uow:
@@ -243,14 +244,14 @@ class WorkflowService:
         if instance_id is None:
             raise NotFound("no instance")
         with self.unit() as uow:
-            row = uow.instances.get(instance_id)
-            if row is None:
-                raise NotFound(f"instance {instance_id} does not exist")
-            tasks = [_task_view(t) for t in uow.tasks.for_instance(instance_id) if t.state in ("ready", "claimed")]
-            loaded = self.runtime.load(uow, instance_id)
-            data = loaded.runner.data
-            self.runtime._keep(instance_id, loaded.version, loaded.runner)
-            return _instance_view(row, tasks, data)
+            return self._instance_in(uow, instance_id)
+
+    def _instance_in(self, uow: UnitOfWork, instance_id: int) -> InstanceView:
+        row = uow.instances.get(instance_id)
+        if row is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        tasks = [_task_view(t) for t in uow.tasks.for_instance(instance_id, open_only=True)]
+        return _instance_view(row, tasks, self.runtime.peek(uow, instance_id).data)
 
     def instances(self, *, status: str | None = None, process_id: str | None = None) -> list[InstanceView]:
         """List instances, newest first."""
@@ -417,13 +418,13 @@ def open_service(url: str, *, clock: Clock | None = None, settings: Settings | N
     return service
 
 
-def _task_view(t: HumanTask) -> TaskView:
+def _task_view(t: Any) -> TaskView:
     return TaskView(t.id, t.instance_id, t.spiff_task_id, t.task_spec, t.name, t.lane, t.role, t.org_unit_id,
                     t.assignee, t.state, t.ready_at, t.claimed_at, t.opened_at, t.completed_at, t.due_at,
                     t.completed_by, t.lean_class, t.sla)
 
 
-def _instance_view(r: ProcessInstance, tasks: list[TaskView], data: dict[str, Any]) -> InstanceView:
+def _instance_view(r: Any, tasks: list[TaskView], data: dict[str, Any]) -> InstanceView:
     return InstanceView(r.id, r.process_id, r.definition_id, r.version, r.org_unit_id, r.title, r.business_key,
                         r.status, r.started_by, r.started_at, r.ended_at, r.next_timer_due, r.error, tasks, data)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine.history import NewEvent, append_events
+from engine.history import NewEvent, hash_events, instance_chain
 from engine.workdays import WorkCalendar
 from storage.repositories import (
     CalendarRepository,
@@ -45,5 +45,20 @@ class UnitOfWork:
     def flush_history(self) -> None:
         """Append every queued event to its chain (inside the same transaction)."""
         for (chain, instance_id), events in self.pending.items():
-            append_events(self.history, chain, instance_id, events)
+            if instance_id is not None and chain == instance_chain(instance_id):
+                rows, head = hash_events(chain, instance_id, events, self.history.instance_head(instance_id))
+                self.history.insert(rows)
+                self.history.set_instance_head(instance_id, head)
+            else:
+                old = self.history.head(chain)
+                rows, head = hash_events(chain, instance_id, events, old)
+                self.history.insert(rows)
+                self.history.set_head(chain, head, old is not None)
         self.pending.clear()
+
+    def take_instance_history(self, instance_id: int, head: tuple[int, str | None]) -> tuple[int, str]:
+        """Write an instance's queued events onto a head the caller read; the caller saves the new head."""
+        chain = instance_chain(instance_id)
+        rows, new_head = hash_events(chain, instance_id, self.pending.pop((chain, instance_id), []), head)
+        self.history.insert(rows)
+        return new_head

@@ -118,6 +118,9 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None] = mapped_column()
     next_timer_due: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # Head of this instance's history chain, moved by the same UPDATE that saves each step.
+    history_length: Mapped[int] = mapped_column(Integer, default=0)
+    history_head: Mapped[str | None] = mapped_column(String(64))
 
 
 class HumanTask(Base):
@@ -168,7 +171,7 @@ class Event(Base):
 
 
 class HistoryChain(Base):
-    """The head of each hash chain, so a deleted tail is noticed."""
+    """The head of each chain not tied to an instance (deployments, imports, clock), so a lost tail shows."""
 
     __tablename__ = "history_chain"
     chain: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -21,6 +21,34 @@ from storage.models import (
     ProcessInstance,
     RoleAssignment,
 )
+
+
+def _core(session: Session) -> Connection:
+    """The session's connection, for Core statements on the hot path (the ORM layer costs ~0.1 ms each)."""
+    return session.connection()
+
+
+HT = HumanTask.__table__
+PI = ProcessInstance.__table__
+EV = Event.__table__
+OU = OrgUnit.__table__
+RA = RoleAssignment.__table__
+
+# Hot-path statements built once: building and cache-keying an expression costs more than SQLite running it.
+_ROLES_OF = (
+    select(RA.c.role, OU.c.id, OU.c.path)
+    .join(OU, OU.c.id == RA.c.org_unit_id)
+    .where(
+        RA.c.person_id == bindparam("person"),
+        or_(RA.c.valid_from.is_(None), RA.c.valid_from <= bindparam("on")),
+        or_(RA.c.valid_to.is_(None), RA.c.valid_to >= bindparam("on")),
+    )
+)
+_TASK_WITH_PATH = select(HT, OU.c.path.label("org_path")).join(OU, OU.c.id == HT.c.org_unit_id).where(
+    HT.c.id == bindparam("id"))
+_INSTANCE_ROW = select(PI).where(PI.c.id == bindparam("id"))
+_OPEN_TASKS = select(HT).where(HT.c.instance_id == bindparam("instance"), HT.c.state.in_(("ready", "claimed"))
+                               ).order_by(HT.c.id)
 
 
 class OrgRepository:
@@ -82,16 +110,13 @@ class OrgRepository:
 
     def roles_of(self, person_id: str, on: date) -> list[tuple[str, str, str]]:
         """Return (role, org unit id, org unit path) the person holds on a date."""
-        rows = self.session.execute(
-            select(RoleAssignment.role, OrgUnit.id, OrgUnit.path)
-            .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
-            .where(
-                RoleAssignment.person_id == person_id,
-                or_(RoleAssignment.valid_from.is_(None), RoleAssignment.valid_from <= on),
-                or_(RoleAssignment.valid_to.is_(None), RoleAssignment.valid_to >= on),
-            )
-        )
+        rows = _core(self.session).execute(_ROLES_OF, {"person": person_id, "on": on})
         return [(r, u, p) for r, u, p in rows]
+
+    def person_exists(self, person_id: str) -> bool:
+        """Tell whether a person id is known."""
+        return _core(self.session).execute(select(Person.__table__.c.id).where(
+            Person.__table__.c.id == person_id)).first() is not None
 
 
 class DefinitionRepository:
@@ -142,11 +167,9 @@ class InstanceRepository:
         """Return an instance by id."""
         return self.session.get(ProcessInstance, instance_id)
 
-    def row(self, instance_id: int) -> Any:
-        """Read the columns a step needs without building an ORM object."""
-        return self.session.execute(
-            select(ProcessInstance.__table__).where(ProcessInstance.id == instance_id)
-        ).first()
+    def row(self, instance_id: int) -> Row[Any] | None:
+        """Read an instance's columns without building an ORM object."""
+        return _core(self.session).execute(_INSTANCE_ROW, {"id": instance_id}).first()
 
     def state_json(self, instance_id: int) -> str | None:
         """Read an instance's serialised state."""
@@ -154,12 +177,11 @@ class InstanceRepository:
 
     def update(self, instance_id: int, expected_version: int, **values: Any) -> bool:
         """Write new values if nobody changed the instance since it was read; bump its version."""
-        result = self.session.execute(
-            update(ProcessInstance.__table__)
-            .where(ProcessInstance.id == instance_id, ProcessInstance.version == expected_version)
+        result = _core(self.session).execute(
+            update(PI).where(PI.c.id == instance_id, PI.c.version == expected_version)
             .values(version=expected_version + 1, **values)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)
 
     def list(self, *, status: str | None = None, process_id: str | None = None, limit: int = 1000) -> Sequence[Any]:
         """List instances, newest first."""
@@ -187,34 +209,31 @@ class TaskRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, task_id: int) -> HumanTask | None:
-        """Return a human task by id."""
-        return self.session.get(HumanTask, task_id)
+    def get(self, task_id: int) -> Row[Any] | None:
+        """Return a human task's columns plus its org unit's path (for ancestor-scoped roles)."""
+        return _core(self.session).execute(_TASK_WITH_PATH, {"id": task_id}).first()
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert new inbox rows in one statement."""
         if rows:
-            self.session.execute(insert(HumanTask.__table__), rows)
+            _core(self.session).execute(insert(HT), rows)
 
     def open_for_instance(self, instance_id: int) -> list[Any]:
         """Return (id, spiff task id, state) of an instance's open tasks."""
-        return list(
-            self.session.execute(
-                select(HumanTask.id, HumanTask.spiff_task_id, HumanTask.state).where(
-                    HumanTask.instance_id == instance_id, HumanTask.state.in_(("ready", "claimed"))
-                )
-            )
-        )
+        return list(_core(self.session).execute(
+            select(HT.c.id, HT.c.spiff_task_id, HT.c.state).where(
+                HT.c.instance_id == instance_id, HT.c.state.in_(("ready", "claimed")))
+        ))
 
     def set(self, task_id: int, **values: Any) -> None:
         """Update columns of one task."""
-        self.session.execute(update(HumanTask.__table__).where(HumanTask.id == task_id).values(**values))
+        _core(self.session).execute(update(HT).where(HT.c.id == task_id).values(**values))
 
-    def for_instance(self, instance_id: int) -> Sequence[HumanTask]:
-        """Every task row of an instance, in order."""
-        return self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
-        ).all()
+    def for_instance(self, instance_id: int, *, open_only: bool = False) -> list[Row[Any]]:
+        """The task rows of an instance (all, or only the open ones), in order."""
+        if open_only:
+            return list(_core(self.session).execute(_OPEN_TASKS, {"instance": instance_id}))
+        return list(_core(self.session).execute(select(HT).where(HT.c.instance_id == instance_id).order_by(HT.c.id)))
 
     def inbox(self, person_id: str, roles: list[tuple[str, str, str]], *, include_done: bool = False,
               limit: int = 500) -> Sequence[HumanTask]:
@@ -239,29 +258,44 @@ class TaskRepository:
 
 
 class HistoryRepository:
-    """The append-only event table and the head of each chain."""
+    """The append-only event table and the heads of its chains."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def head(self, chain: str, *, lock: bool = True) -> tuple[int, str] | None:
-        """Return (length, head hash) of a chain, locking its row on backends that can."""
-        query = select(HistoryChain.length, HistoryChain.head).where(HistoryChain.chain == chain)
-        if lock:
-            query = query.with_for_update()
-        row = self.session.execute(query).first()
+    def head(self, chain: str) -> tuple[int, str] | None:
+        """Return (length, head hash) of a chain not tied to an instance, locking its row where possible."""
+        row = _core(self.session).execute(
+            select(HistoryChain.__table__.c.length, HistoryChain.__table__.c.head)
+            .where(HistoryChain.__table__.c.chain == chain).with_for_update()
+        ).first()
         return (row[0], row[1]) if row else None
 
-    def append(self, chain: str, rows: list[dict[str, Any]], new_head: tuple[int, str], had_head: bool) -> None:
-        """Insert hashed event rows and move the chain's head in the same transaction."""
-        self.session.execute(insert(Event.__table__), rows)
-        length, head = new_head
-        if had_head:
-            self.session.execute(
-                update(HistoryChain.__table__).where(HistoryChain.chain == chain).values(length=length, head=head)
-            )
+    def set_head(self, chain: str, head: tuple[int, str], existed: bool) -> None:
+        """Move a chain's recorded head."""
+        table = HistoryChain.__table__
+        length, digest = head
+        if existed:
+            _core(self.session).execute(update(table).where(table.c.chain == chain).values(length=length, head=digest))
         else:
-            self.session.execute(insert(HistoryChain.__table__).values(chain=chain, length=length, head=head))
+            _core(self.session).execute(insert(table).values(chain=chain, length=length, head=digest))
+
+    def instance_head(self, instance_id: int) -> tuple[int, str | None]:
+        """Return (length, head hash) of an instance's chain, locking the instance row where possible."""
+        row = _core(self.session).execute(
+            select(PI.c.history_length, PI.c.history_head).where(PI.c.id == instance_id).with_for_update()
+        ).one()
+        return int(row[0]), row[1]
+
+    def set_instance_head(self, instance_id: int, head: tuple[int, str]) -> None:
+        """Move an instance chain's recorded head."""
+        _core(self.session).execute(
+            update(PI).where(PI.c.id == instance_id).values(history_length=head[0], history_head=head[1]))
+
+    def insert(self, rows: list[dict[str, Any]]) -> None:
+        """Insert hashed event rows."""
+        if rows:
+            _core(self.session).execute(insert(EV), rows)
 
     def events(self, chain: str) -> Sequence[Event]:
         """Every event of a chain, in chain order."""
@@ -274,9 +308,14 @@ class HistoryRepository:
         ).all()
 
     def heads(self) -> dict[str, tuple[int, str]]:
-        """Every recorded chain head."""
-        return {c: (n, h) for c, n, h in self.session.execute(select(HistoryChain.chain, HistoryChain.length,
-                                                                         HistoryChain.head))}
+        """Every recorded chain head: the system chains' and each instance's."""
+        table = HistoryChain.__table__
+        heads = {c: (n, h) for c, n, h in _core(self.session).execute(select(table.c.chain, table.c.length,
+                                                                            table.c.head))}
+        for instance_id, length, head in _core(self.session).execute(
+                select(PI.c.id, PI.c.history_length, PI.c.history_head).where(PI.c.history_length > 0)):
+            heads[f"instance:{instance_id}"] = (length, head)
+        return heads
 
     def chains(self) -> list[str]:
         """Every chain that has events."""

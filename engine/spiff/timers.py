@@ -7,7 +7,7 @@ ISO 8601 text quoted or not, working_days(N), clamp months to month end and use 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -74,7 +74,8 @@ def resolve_date(task: Any, expression: str) -> datetime:
 
 
 def _mark_due(task: Any, due: datetime, provisional: bool = False) -> None:
-    task._set_internal_data(event_value=due.isoformat())
+    # Stored in UTC so every due time in the history compares and sorts the same way.
+    task._set_internal_data(event_value=due.astimezone(UTC).isoformat())
     if provisional:
         task._set_internal_data(provisional_calendar=True)
 

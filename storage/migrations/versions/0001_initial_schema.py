@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:52:53.445057
+Create Date: 2026-11-25 07:06:48.222222
 """
 
 import sqlalchemy as sa
@@ -79,9 +79,7 @@ def upgrade() -> None:
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("password_hash", sa.String(length=300), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_unit_id"], ["org_unit.id"], name=op.f("fk_person_org_unit_id_org_unit")
-        ),
+        sa.ForeignKeyConstraint(["org_unit_id"], ["org_unit.id"], name=op.f("fk_person_org_unit_id_org_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
@@ -104,6 +102,8 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("next_timer_due", sa.DateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("history_length", sa.Integer(), nullable=False),
+        sa.Column("history_head", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["definition_id"],
             ["process_definition.id"],
@@ -115,12 +115,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_process_instance")),
     )
     with op.batch_alter_table("process_instance", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_process_instance_definition_id"), ["definition_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_process_instance_next_timer_due"), ["next_timer_due"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_process_instance_definition_id"), ["definition_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_process_instance_next_timer_due"), ["next_timer_due"], unique=False)
         batch_op.create_index(batch_op.f("ix_process_instance_org_unit_id"), ["org_unit_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_process_instance_process_id"), ["process_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_process_instance_status"), ["status"], unique=False)
@@ -172,9 +168,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["instance_id"], ["process_instance.id"], name=op.f("fk_human_task_instance_id_process_instance")
         ),
-        sa.ForeignKeyConstraint(
-            ["org_unit_id"], ["org_unit.id"], name=op.f("fk_human_task_org_unit_id_org_unit")
-        ),
+        sa.ForeignKeyConstraint(["org_unit_id"], ["org_unit.id"], name=op.f("fk_human_task_org_unit_id_org_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_human_task")),
         sa.UniqueConstraint("spiff_task_id", name=op.f("uq_human_task_spiff_task_id")),
     )
@@ -191,12 +185,8 @@ def upgrade() -> None:
         sa.Column("org_unit_id", sa.String(length=64), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=True),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["org_unit_id"], ["org_unit.id"], name=op.f("fk_role_assignment_org_unit_id_org_unit")
-        ),
-        sa.ForeignKeyConstraint(
-            ["person_id"], ["person.id"], name=op.f("fk_role_assignment_person_id_person")
-        ),
+        sa.ForeignKeyConstraint(["org_unit_id"], ["org_unit.id"], name=op.f("fk_role_assignment_org_unit_id_org_unit")),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_role_assignment_person_id_person")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_role_assignment")),
     )
     with op.batch_alter_table("role_assignment", schema=None) as batch_op:
