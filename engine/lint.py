@@ -27,8 +27,9 @@ SUPPORTED = {
     "subProcess", "callActivity", "transaction",
 }
 UNSUPPORTED = {"complexGateway", "adHocSubProcess", "choreographyTask", "subChoreography"}
-# Text that is plainly an attempt at an ISO duration or cycle (P3D, PT2H, R3/...), not a data variable name.
-ISO_LIKE = re.compile(r"P\d|PT\d|R\d*/", re.IGNORECASE)
+# Text that is plainly an attempt at an ISO duration, cycle or date (P3D, PT2H, R3/..., 2026-07-01), not an
+# expression over the data such as probation_end.
+ISO_LIKE = re.compile(r"P\d|PT\d|R\d*/|\d{4}-\d", re.IGNORECASE)
 NOT_FLOW = {"laneSet", "lane", "sequenceFlow", "dataObject", "dataObjectReference", "dataStoreReference",
             "textAnnotation", "association", "extensionElements", "documentation", "ioSpecification",
             "property", "group", "category", "flowNodeRef", "childLaneSet", "incoming", "outgoing"}

@@ -31,6 +31,11 @@ class Context:
             self._service = open_service(self.db)
         return self._service
 
+    def close(self) -> None:
+        """Release the database connections."""
+        if self._service is not None and self._service.db_engine is not None:
+            self._service.db_engine.dispose()
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -43,6 +48,7 @@ pass_ctx = click.make_pass_decorator(Context)
 def cli(ctx: click.Context, db: str, as_json: bool) -> None:
     """LeanFlow (精益党建流程引擎): executable, measurable party-work procedures."""
     ctx.obj = Context(db, as_json)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()
@@ -342,10 +348,11 @@ def _show_instance(ctx: Context, view: Any) -> None:
         click.echo(f"  task {t.id}: {t.name} → {who} at {t.org_unit_id}, due {when(t.due_at)}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning engine errors into messages and exit codes, never tracebacks."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(args=argv, prog_name="leanflow", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

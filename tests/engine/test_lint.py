@@ -301,6 +301,12 @@ def test_time_duration_may_name_a_data_variable_starting_with_p_or_r() -> None:
     assert_clean(lint(with_timer("<bpmn:timeDuration>period</bpmn:timeDuration>")))
 
 
+def test_unquoted_bad_date_literal_is_not_taken_for_arithmetic() -> None:
+    # 2026-13-01 is valid Python (2012), but it is plainly a mistyped date.
+    report = lint(with_timer("<bpmn:timeDate>2026-13-01</bpmn:timeDate>", boundary=False))
+    assert_fires(report, "bad-timer", "timer")
+
+
 def test_quoted_timer_text_is_always_a_literal() -> None:
     report = lint(with_timer("<bpmn:timeDate>'2026-13-01'</bpmn:timeDate>", boundary=False))
     assert_fires(report, "bad-timer", "timer")

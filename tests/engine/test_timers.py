@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -25,7 +25,7 @@ def _types(service: WorkflowService, instance_id: int) -> list[str]:
 def test_boundary_timer_fires_after_one_year(probation: WorkflowService, clock: VirtualClock) -> None:
     instance = probation.start("probation", org_unit_id="b1",
                                data={"meeting_at": "2027-06-01T09:00:00+08:00"})
-    assert instance.next_timer_due == datetime(2027, 3, 2, 9, 0, tzinfo=timezone.utc)
+    assert instance.next_timer_due == datetime(2027, 3, 2, 9, 0, tzinfo=UTC)
     result = probation.advance("P364D")
     assert result.timers_fired == 0 and probation.instance(instance.id).open_tasks[0].task_spec == "observe"
     result = probation.advance("P1D")
@@ -56,7 +56,7 @@ def test_working_day_notice_and_date_timer(probation: WorkflowService) -> None:
 
 def test_notice_beyond_the_calendar_package_is_provisional(probation: WorkflowService,
                                                             clock: VirtualClock) -> None:
-    clock.set(datetime(2026, 12, 28, 9, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 28, 9, 0, tzinfo=UTC))
     instance = probation.start("probation", org_unit_id="b1", data={"meeting_at": "2027-02-01"})
     probation.complete(instance.open_tasks[0].id, person_id="zhang", data={})
     notice = [e for e in probation.history(instance.id) if e.type == "timer_due"][-1]
@@ -69,7 +69,7 @@ def test_calendar_override_decides_a_new_year(probation: WorkflowService, clock:
         probation.set_calendar_day(date(2027, 1, day), is_workday=False, note="元旦")
     for day in (4, 5, 6, 7, 8):
         probation.set_calendar_day(date(2027, 1, day), is_workday=True)
-    clock.set(datetime(2026, 12, 28, 9, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 28, 9, 0, tzinfo=UTC))
     instance = probation.start("probation", org_unit_id="b1", data={"meeting_at": "2027-02-01"})
     probation.complete(instance.open_tasks[0].id, person_id="zhang", data={})
     notice = [e for e in probation.history(instance.id) if e.type == "timer_due"][-1]
@@ -88,18 +88,18 @@ def test_reminder_keeps_the_task_and_deadline_escalates(service: WorkflowService
                             "due": "2026-03-04T09:00:00+00:00"}]
     instance = service.complete(task.id, person_id="zhang", data={"agenda": "x", "meeting_date": "2026-03-04"})
     hold = instance.open_tasks[0]
-    assert hold.due_at == datetime(2026, 4, 4, 10, 0, tzinfo=timezone.utc)  # P1M deadline is its due date
+    assert hold.due_at == datetime(2026, 4, 4, 10, 0, tzinfo=UTC)  # P1M deadline is its due date
     service.advance("P1M")
     assert service.task(hold.id).state == "cancelled"
     assert [t.task_spec for t in service.tasks_for("zhao")] == ["supervise"]  # higher committee, ancestor scope
 
 
 def test_month_deadline_clamps_to_month_end(service: WorkflowService, clock: VirtualClock) -> None:
-    clock.set(datetime(2026, 1, 31, 2, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 1, 31, 2, 0, tzinfo=UTC))
     instance = service.start("branch_meeting", org_unit_id="b1")
     instance = service.complete(instance.open_tasks[0].id, person_id="zhang",
                                 data={"agenda": "x", "meeting_date": "2026-01-31"})
-    assert instance.open_tasks[0].due_at == datetime(2026, 2, 28, 2, 0, tzinfo=timezone.utc)
+    assert instance.open_tasks[0].due_at == datetime(2026, 2, 28, 2, 0, tzinfo=UTC)
 
 
 def test_tick_fires_what_is_due_under_the_stored_clock(sqlite_url: str) -> None:
@@ -108,9 +108,9 @@ def test_tick_fires_what_is_due_under_the_stored_clock(sqlite_url: str) -> None:
     svc = open_service(sqlite_url)  # no injected clock: the database's own clock
     svc.import_org((FIXTURES / "org.yaml").read_text(encoding="utf-8"), "org.yaml")
     svc.deploy_file(FIXTURES / "meeting.bpmn")
-    svc.set_clock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    svc.set_clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     instance = svc.start("branch_meeting", org_unit_id="b1")
-    svc.set_clock(datetime(2026, 3, 4, 10, 0, tzinfo=timezone.utc))
+    svc.set_clock(datetime(2026, 3, 4, 10, 0, tzinfo=UTC))
     result = svc.tick()
     assert result.timers_fired == 1
     assert "escalation" in [e.type for e in svc.history(instance.id)]

@@ -1,0 +1,116 @@
+"""The `leanflow` command line driven as a user would: exit codes 0/1/2, JSON output, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leanflow.cli import main
+from tests.conftest import FIXTURES
+
+
+class Cli:
+    """Runs `leanflow --db URL ...` in-process and returns (exit code, stdout, stderr)."""
+
+    def __init__(self, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.url = url
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(["--db", self.url, *args])
+        out, err = self.capsys.readouterr()
+        assert "Traceback" not in out + err
+        return int(exited.value.code or 0), out, err
+
+    def json(self, *args: str) -> object:
+        code, out, err = self("--json", *args)
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def cli(database_url: str, capsys: pytest.CaptureFixture[str]) -> Cli:
+    runner = Cli(database_url, capsys)
+    assert runner("init")[0] == 0
+    assert runner("org", "import", str(FIXTURES / "org.yaml"))[0] == 0
+    assert runner("clock", "set", "2026-03-02T17:00:00+08:00")[0] == 0
+    return runner
+
+
+def test_whole_procedure_from_the_command_line(cli: Cli) -> None:
+    assert cli("lint", str(FIXTURES / "meeting.bpmn"))[0] == 0
+    code, out, _ = cli("deploy", str(FIXTURES / "meeting.bpmn"), "--as", "zhao")
+    assert code == 0 and "deployed: branch_meeting v1" in out
+    assert "unchanged" in cli("deploy", str(FIXTURES / "meeting.bpmn"))[1]
+    [definition] = cli.json("definitions")
+    assert definition["version"] == 1 and len(definition["sha256"]) == 64
+    started = cli.json("start", "branch_meeting", "--org", "b1", "--as", "zhang")
+    instance_id = started["id"]
+    [task] = cli.json("tasks", "--user", "zhang")
+    assert task["task_spec"] == "prepare_agenda" and task["due_at"].startswith("2026-03-05")
+    assert cli("claim", str(task["id"]), "--user", "zhang")[0] == 0
+    code, _, err = cli("complete", str(task["id"]), "--user", "zhang", "--data", '{"agenda": ""}')
+    assert code == 1 and "必填" in err
+    after = cli.json("complete", str(task["id"]), "--user", "zhang", "--data",
+                     '{"agenda": "讨论", "meeting_date": "2026-03-02"}')
+    [hold] = after["open_tasks"]
+    code, _, err = cli("complete", str(hold["id"]), "--user", "wang", "--data", "{}")
+    assert code == 1 and "may not work" in err
+    done = cli.json("complete", str(hold["id"]), "--user", "zhang", "--data",
+                    '{"expected": 9, "present": 7, "yes": 6}')
+    assert done["status"] == "completed"
+    history = cli.json("history", str(instance_id))
+    assert history[0]["type"] == "instance_started" and history[-1]["type"] == "instance_completed"
+    assert any(e["type"] == "check_failed" for e in history)
+    assert cli.json("verify")["ok"] is True
+    [row] = cli.json("instances")
+    assert row["status"] == "completed"
+
+
+def test_clock_and_timers_from_the_command_line(cli: Cli) -> None:
+    cli("deploy", str(FIXTURES / "meeting.bpmn"))
+    started = cli.json("start", "branch_meeting", "--org", "b1")
+    assert cli.json("clock", "show")["mode"] == "virtual"
+    result = cli.json("clock", "advance", "P3D")
+    assert result["timers_fired"] == 1
+    assert cli.json("tick")["timers_fired"] == 0
+    assert any(e["type"] == "escalation" for e in cli.json("history", str(started["id"])))
+    code, out, _ = cli("calendar", "show", "2027-01-04")
+    assert code == 0 and "provisional" in out
+    cli("calendar", "set", "2027-01-04", "holiday", "--note", "test")
+    assert "override" in cli("calendar", "show", "2027-01-04")[1]
+
+
+def test_refusals_exit_1_and_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "xxe.bpmn"
+    bad.write_text('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                   '<definitions>&x;</definitions>', encoding="utf-8")
+    code, out, _ = cli("lint", str(bad))
+    assert code == 1 and "DOCTYPE" in out and "root:" not in out
+    code, _, err = cli("deploy", str(bad))
+    assert code == 1 and "DOCTYPE" in err
+    assert cli.json("definitions") == []
+    code, _, err = cli("start", "branch_meeting", "--org", "b1", "--data", "{not json")
+    assert code == 2 and "not valid JSON" in err
+    code, _, err = cli("start", "nothing_deployed", "--org", "b1")
+    assert code == 1 and "not deployed" in err
+    assert cli("tasks")[0] == 2  # --user is required
+    assert cli("no-such-command")[0] == 2
+    code, _, err = cli("clock", "set", "2026-03-02T09:00:00")
+    assert code == 2 and "offset" in err
+
+
+def test_console_script_runs_as_a_program(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    done = subprocess.run([sys.executable, "-m", "leanflow", "--db", url, "lint", str(FIXTURES / "meeting.bpmn")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "ok" in done.stdout
+    env_run = subprocess.run([sys.executable, "-m", "leanflow", "--json", "definitions"], capture_output=True,
+                             text=True, timeout=120, env={"LEANFLOW_DATABASE_URL": url, "PATH": "/usr/bin:/bin"})
+    assert env_run.returncode == 0 and json.loads(env_run.stdout) == []

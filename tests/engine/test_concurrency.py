@@ -1,0 +1,48 @@
+"""Two processes completing the same task at once: exactly one succeeds, the other gets a conflict."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from datetime import datetime, timezone
+from typing import Any
+
+from engine.clock import VirtualClock
+from engine.errors import Conflict
+from engine.service import WorkflowService, open_service
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def _complete(url: str, task_id: int, barrier: Any, results: Any) -> None:
+    service = open_service(url, clock=VirtualClock(START), migrate=False)
+    service.task(task_id)  # warm up: connections and imports are ready before the race starts
+    barrier.wait(timeout=30)
+    try:
+        service.complete(task_id, person_id="zhang", data={"agenda": "并发", "meeting_date": "2026-03-02"})
+        results.put("ok")
+    except Conflict as conflict:
+        results.put(f"conflict: {conflict.message}")
+    except Exception as other:  # reported to the parent, which fails the test
+        results.put(f"error: {type(other).__name__}: {other}")
+    finally:
+        assert service.db_engine is not None
+        service.db_engine.dispose()
+
+
+def test_two_processes_complete_the_same_task(service: WorkflowService, database_url: str) -> None:
+    instance = service.start("branch_meeting", org_unit_id="b1")
+    task_id = instance.open_tasks[0].id
+    context = mp.get_context("spawn")
+    barrier = context.Barrier(2)
+    results = context.Queue()
+    workers = [context.Process(target=_complete, args=(database_url, task_id, barrier, results)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    outcomes = sorted(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert outcomes[0].startswith("conflict") and outcomes[1] == "ok", outcomes
+    after = service.instance(instance.id)
+    assert [t.task_spec for t in after.open_tasks] == ["hold_meeting"]
+    assert [e.type for e in service.history(instance.id)].count("task_completed") == 1
+    assert service.verify().ok
