@@ -329,6 +329,19 @@ def calendar_show(ctx: Context, day: datetime) -> None:
         click.echo(f"{info.day}: {'workday' if info.is_workday else 'holiday'} from {info.source}{flag}")
 
 
+@cli.command()
+@click.option("--db", "db_path", default="leanflow-demo.db", show_default=True, type=click.Path(path_type=Path),
+              help="SQLite file to create (replaced if it exists).")
+def demo(db_path: Path) -> None:
+    """Run the scripted demo on a fresh SQLite database."""
+    from leanflow.demo import demo_hint, run_demo
+
+    service = run_demo(db_path, click.echo)
+    if service.db_engine is not None:
+        service.db_engine.dispose()
+    click.echo(demo_hint(db_path))
+
+
 def _show_tick(ctx: Context, result: Any) -> None:
     if ctx.as_json:
         emit_json(result)

@@ -128,7 +128,7 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
     task_spec: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300))
@@ -149,6 +149,7 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_open_role", "state", "role", "org_unit_id"),
         Index("ix_human_task_assignee_state", "assignee", "state"),
+        Index("ix_human_task_instance_state", "instance_id", "state"),
     )
 
 

@@ -46,6 +46,8 @@ _ROLES_OF = (
 )
 _TASK_WITH_PATH = select(HT, OU.c.path.label("org_path")).join(OU, OU.c.id == HT.c.org_unit_id).where(
     HT.c.id == bindparam("id"))
+_CLOCK = select(ClockSetting.__table__.c.mode, ClockSetting.__table__.c.virtual_now).where(
+    ClockSetting.__table__.c.id == 1)
 _INSTANCE_ROW = select(PI).where(PI.c.id == bindparam("id"))
 _OPEN_TASKS = select(HT).where(HT.c.instance_id == bindparam("instance"), HT.c.state.in_(("ready", "claimed"))
                                ).order_by(HT.c.id)
@@ -333,9 +335,9 @@ class ClockRepository:
         self.session = session
 
     def get(self) -> tuple[str, datetime | None]:
-        """Return (mode, virtual now)."""
-        row = self.session.get(ClockSetting, 1)
-        return (row.mode, row.virtual_now) if row else ("system", None)
+        """Return (mode, virtual now); read on every operation, so through a prebuilt Core statement."""
+        row = _core(self.session).execute(_CLOCK).first()
+        return (row[0], row[1]) if row else ("system", None)
 
     def set(self, mode: str, virtual_now: datetime | None) -> None:
         """Store the clock mode and virtual time."""

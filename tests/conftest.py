@@ -15,6 +15,7 @@ from engine.clock import VirtualClock
 from engine.service import WorkflowService, open_service
 
 FIXTURES = Path(__file__).parent / "fixtures"
+DEMO = Path(__file__).parent.parent / "leanflow" / "demo"
 POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -78,8 +79,8 @@ def clock() -> VirtualClock:
 def service(database_url: str, clock: VirtualClock) -> Iterator[WorkflowService]:
     """A service on a migrated database with the test organisation and the fixture procedures deployed."""
     svc = open_service(database_url, clock=clock)
-    svc.import_org((FIXTURES / "org.yaml").read_text(encoding="utf-8"), "org.yaml", actor="zhao")
-    svc.deploy_file(FIXTURES / "meeting.bpmn", actor="zhao")
+    svc.import_org((DEMO / "org.yaml").read_text(encoding="utf-8"), "org.yaml", actor="zhao")
+    svc.deploy_file(DEMO / "branch_meeting.bpmn", actor="zhao")
     svc.deploy_file(FIXTURES / "rework_loop.bpmn", actor="zhao")
     yield svc
     if svc.db_engine is not None:

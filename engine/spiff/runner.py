@@ -128,11 +128,17 @@ class Runner:
 
     @property
     def data(self) -> dict[str, Any]:
-        """Return the process data (of the last completed task, or the workflow's end data)."""
+        """Return the process data: the end data once completed, else what the waiting tasks inherited."""
         if self.workflow.is_completed():
             return dict(self.workflow.data)
-        last = self.workflow.last_task
-        return dict(last.data) if last is not None else dict(self.workflow.task_tree.data)
+        # Pruning may forget last_task; the tasks now waiting carry the data of everything done before them.
+        waiting = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=DEEP)
+        merged: dict[str, Any] = {}
+        for task in waiting:
+            merged.update(task.data)
+        if merged or not waiting:
+            return merged or dict(self.workflow.task_tree.data)
+        return merged
 
     def prune(self) -> int:
         """Drop finished branches of the tree (after their events have been recorded)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from leanflow.cli import main
-from tests.conftest import FIXTURES
+from tests.conftest import DEMO
 
 
 class Cli:
@@ -38,16 +38,16 @@ class Cli:
 def cli(database_url: str, capsys: pytest.CaptureFixture[str]) -> Cli:
     runner = Cli(database_url, capsys)
     assert runner("init")[0] == 0
-    assert runner("org", "import", str(FIXTURES / "org.yaml"))[0] == 0
+    assert runner("org", "import", str(DEMO / "org.yaml"))[0] == 0
     assert runner("clock", "set", "2026-03-02T17:00:00+08:00")[0] == 0
     return runner
 
 
 def test_whole_procedure_from_the_command_line(cli: Cli) -> None:
-    assert cli("lint", str(FIXTURES / "meeting.bpmn"))[0] == 0
-    code, out, _ = cli("deploy", str(FIXTURES / "meeting.bpmn"), "--as", "zhao")
+    assert cli("lint", str(DEMO / "branch_meeting.bpmn"))[0] == 0
+    code, out, _ = cli("deploy", str(DEMO / "branch_meeting.bpmn"), "--as", "zhao")
     assert code == 0 and "deployed: branch_meeting v1" in out
-    assert "unchanged" in cli("deploy", str(FIXTURES / "meeting.bpmn"))[1]
+    assert "unchanged" in cli("deploy", str(DEMO / "branch_meeting.bpmn"))[1]
     [definition] = cli.json("definitions")
     assert definition["version"] == 1 and len(definition["sha256"]) == 64
     started = cli.json("start", "branch_meeting", "--org", "b1", "--as", "zhang")
@@ -74,7 +74,7 @@ def test_whole_procedure_from_the_command_line(cli: Cli) -> None:
 
 
 def test_clock_and_timers_from_the_command_line(cli: Cli) -> None:
-    cli("deploy", str(FIXTURES / "meeting.bpmn"))
+    cli("deploy", str(DEMO / "branch_meeting.bpmn"))
     started = cli.json("start", "branch_meeting", "--org", "b1")
     assert cli.json("clock", "show")["mode"] == "virtual"
     result = cli.json("clock", "advance", "P3D")
@@ -108,7 +108,7 @@ def test_refusals_exit_1_and_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> No
 
 def test_console_script_runs_as_a_program(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    done = subprocess.run([sys.executable, "-m", "leanflow", "--db", url, "lint", str(FIXTURES / "meeting.bpmn")],
+    done = subprocess.run([sys.executable, "-m", "leanflow", "--db", url, "lint", str(DEMO / "branch_meeting.bpmn")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "ok" in done.stdout
     env_run = subprocess.run([sys.executable, "-m", "leanflow", "--json", "definitions"], capture_output=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ from engine.model import CheckRule, extract_model, find_process
 from engine.rule_helpers import make_helpers
 from engine.sandbox import Limits, SandboxEnvironment
 from engine.workdays import WorkCalendar
+from tests.conftest import DEMO
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 2026-03-02 10:00 in Shanghai
 SANDBOX = SandboxEnvironment(make_helpers(NOW, WorkCalendar(), {"zhang": {"id": "zhang", "name": "张书记"}}.get))
 
@@ -129,7 +128,7 @@ def test_helpers_are_available_to_rules() -> None:
 
 
 def test_the_meeting_fixtures_checks_run_as_declared() -> None:
-    doc = read_bpmn_file(FIXTURES / "meeting.bpmn")
+    doc = read_bpmn_file(DEMO / "branch_meeting.bpmn")
     process = find_process(doc.root, "branch_meeting")
     assert process is not None
     rules = extract_model(process).user_tasks["hold_meeting"].checks

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.clock import VirtualClock
 from engine.errors import Conflict
 from engine.service import WorkflowService, open_service
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _complete(url: str, task_id: int, barrier: Any, results: Any) -> None:

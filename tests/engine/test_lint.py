@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engine.errors import LintIssue
 from engine.lint import lint_document
 from engine.loader import load_bpmn, read_bpmn_file
 from engine.views import LintReport
+from tests.conftest import DEMO, FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
@@ -113,7 +111,7 @@ def assert_clean(report: LintReport) -> None:
 # -- the fixtures and the baseline -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "process_id"), [("meeting.bpmn", "branch_meeting"),
+@pytest.mark.parametrize(("name", "process_id"), [(str(DEMO / "branch_meeting.bpmn"), "branch_meeting"),
                                                   ("rework_loop.bpmn", "rework_loop")])
 def test_fixtures_lint_clean(name: str, process_id: str) -> None:
     doc = read_bpmn_file(FIXTURES / name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,7 @@ from engine.model import (
     extract_model,
     find_process,
 )
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from tests.conftest import DEMO, FIXTURES
 
 
 def model_of(name: str, process_id: str) -> ProcedureModel:
@@ -30,7 +28,7 @@ def model_of(name: str, process_id: str) -> ProcedureModel:
 
 @pytest.fixture(scope="module")
 def meeting() -> ProcedureModel:
-    return model_of("meeting.bpmn", "branch_meeting")
+    return model_of(str(DEMO / "branch_meeting.bpmn"), "branch_meeting")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +53,7 @@ def process_of(body: str, process_id: str = "p") -> ProcedureModel:
 
 def test_process_identity(meeting: ProcedureModel) -> None:
     assert meeting.process_id == "branch_meeting"
-    assert meeting.name == "支部党员大会（测试）"
+    assert meeting.name == "支部党员大会（演示）"
     assert set(meeting.user_tasks) == {"prepare_agenda", "hold_meeting", "supervise"}
 
 
@@ -137,7 +135,7 @@ def test_code_items_are_conditions_and_check_rules(meeting: ProcedureModel) -> N
 
 
 def test_user_task_lines_point_into_the_file(meeting: ProcedureModel) -> None:
-    lines = (FIXTURES / "meeting.bpmn").read_text(encoding="utf-8").splitlines()
+    lines = (DEMO / "branch_meeting.bpmn").read_text(encoding="utf-8").splitlines()
     for task in meeting.user_tasks.values():
         assert task.line is not None
         assert f'id="{task.id}"' in lines[task.line - 1]
@@ -166,7 +164,7 @@ def test_rework_loop_scripts_and_condition(loop: ProcedureModel) -> None:
 # -- round trip --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "process_id"), [("meeting.bpmn", "branch_meeting"),
+@pytest.mark.parametrize(("name", "process_id"), [(str(DEMO / "branch_meeting.bpmn"), "branch_meeting"),
                                                   ("rework_loop.bpmn", "rework_loop")])
 def test_to_dict_from_dict_round_trip_through_json(name: str, process_id: str) -> None:
     model = model_of(name, process_id)
@@ -294,5 +292,5 @@ def test_process_name_defaults_to_its_id() -> None:
 
 
 def test_find_process_returns_none_for_an_unknown_id() -> None:
-    doc = read_bpmn_file(FIXTURES / "meeting.bpmn")
+    doc = read_bpmn_file(DEMO / "branch_meeting.bpmn")
     assert find_process(doc.root, "no_such_process") is None

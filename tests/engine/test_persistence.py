@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from engine.service import WorkflowService, open_service
-from tests.conftest import FIXTURES
+from tests.conftest import DEMO
 
 
 def _state_size(service: WorkflowService, instance_id: int) -> int:
@@ -51,8 +51,8 @@ def test_round_trip_at_every_wait_state(service: WorkflowService) -> None:
 
 def test_second_process_sees_changes_made_by_the_first(sqlite_url: str, clock) -> None:
     first = open_service(sqlite_url, clock=clock)
-    first.import_org((FIXTURES / "org.yaml").read_text(encoding="utf-8"), "org.yaml")
-    first.deploy_file(FIXTURES / "meeting.bpmn")
+    first.import_org((DEMO / "org.yaml").read_text(encoding="utf-8"), "org.yaml")
+    first.deploy_file(DEMO / "branch_meeting.bpmn")
     second = open_service(sqlite_url, clock=clock, migrate=False)
     instance = first.start("branch_meeting", org_unit_id="b1")
     second.instance(instance.id)  # second now caches version 1
@@ -79,3 +79,11 @@ def test_thousand_pass_rework_loop_finishes_with_flat_state(service: WorkflowSer
     assert view.data["n"] == 1000
     assert sizes[999] < sizes[10] * 1.2  # the state does not grow with the number of passes
     assert service.verify().ok
+
+
+def test_instance_data_is_current_while_running(service: WorkflowService) -> None:
+    instance = service.start("rework_loop", org_unit_id="b1")
+    assert instance.data["n"] == 1
+    view = service.complete(instance.open_tasks[0].id, person_id="li", data={"approve": False})
+    assert view.data["n"] == 2 and view.data["approve"] is False
+    assert service.instance(instance.id).data["n"] == 2

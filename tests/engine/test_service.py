@@ -127,12 +127,12 @@ def test_cancel_closes_open_tasks(service: WorkflowService) -> None:
 
 
 def test_deploy_makes_a_new_version_only_when_content_changes(service: WorkflowService, tmp_path) -> None:
-    from tests.conftest import FIXTURES
+    from tests.conftest import DEMO
 
-    again = service.deploy_file(FIXTURES / "meeting.bpmn")
+    again = service.deploy_file(DEMO / "branch_meeting.bpmn")
     assert (again.created, again.version) == (False, 1)
     running = service.start("branch_meeting", org_unit_id="b1")
-    changed = (FIXTURES / "meeting.bpmn").read_text(encoding="utf-8").replace("拟定议程", "拟定会议议程")
+    changed = (DEMO / "branch_meeting.bpmn").read_text(encoding="utf-8").replace("拟定议程", "拟定会议议程")
     path = tmp_path / "meeting.bpmn"
     path.write_text(changed, encoding="utf-8")
     v2 = service.deploy_file(path)

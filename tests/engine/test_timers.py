@@ -9,7 +9,7 @@ import pytest
 from engine.clock import VirtualClock
 from engine.errors import NotAllowed
 from engine.service import WorkflowService
-from tests.conftest import FIXTURES
+from tests.conftest import DEMO, FIXTURES
 
 
 @pytest.fixture
@@ -106,8 +106,8 @@ def test_tick_fires_what_is_due_under_the_stored_clock(sqlite_url: str) -> None:
     from engine.service import open_service
 
     svc = open_service(sqlite_url)  # no injected clock: the database's own clock
-    svc.import_org((FIXTURES / "org.yaml").read_text(encoding="utf-8"), "org.yaml")
-    svc.deploy_file(FIXTURES / "meeting.bpmn")
+    svc.import_org((DEMO / "org.yaml").read_text(encoding="utf-8"), "org.yaml")
+    svc.deploy_file(DEMO / "branch_meeting.bpmn")
     svc.set_clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     instance = svc.start("branch_meeting", org_unit_id="b1")
     svc.set_clock(datetime(2026, 3, 4, 10, 0, tzinfo=UTC))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 07:06:48.222222
+Create Date: 2026-11-25
 """
 
 import sqlalchemy as sa
@@ -174,7 +174,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.create_index("ix_human_task_assignee_state", ["assignee", "state"], unique=False)
-        batch_op.create_index(batch_op.f("ix_human_task_instance_id"), ["instance_id"], unique=False)
+        batch_op.create_index("ix_human_task_instance_state", ["instance_id", "state"], unique=False)
         batch_op.create_index("ix_human_task_open_role", ["state", "role", "org_unit_id"], unique=False)
 
     op.create_table(
@@ -202,7 +202,7 @@ def downgrade() -> None:
     op.drop_table("role_assignment")
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.drop_index("ix_human_task_open_role")
-        batch_op.drop_index(batch_op.f("ix_human_task_instance_id"))
+        batch_op.drop_index("ix_human_task_instance_state")
         batch_op.drop_index("ix_human_task_assignee_state")
 
     op.drop_table("human_task")
