@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from engine.service import WorkflowService, open_service
 
 DEMO = Path(__file__).parent / "demo"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # Monday 17:00 Beijing time
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday 17:00 Beijing time
 
 
 def run_demo(db_path: Path, echo: Callable[[str], None]) -> WorkflowService:
