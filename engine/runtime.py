@@ -48,8 +48,10 @@ class Loaded:
     org_unit_id: str
     status: str
     history_head: tuple[int, str | None] = (0, None)
-    row: Any = None
+    row: dict[str, Any] | None = None
     saved: dict[str, Any] | None = None
+    open_before: int | None = None
+    new_tasks: list[dict[str, Any]] | None = None
 
 
 class Runtime:
@@ -77,21 +79,27 @@ class Runtime:
             self._definitions[definition_id] = loaded
         return loaded
 
-    def load(self, uow: UnitOfWork, instance_id: int) -> Loaded:
-        """Read an instance; reuse the in-memory workflow if nobody changed it since."""
-        row = uow.instances.row(instance_id)
-        if row is None:
-            raise NotFound(f"instance {instance_id} does not exist")
-        definition = self.definition(uow, row.definition_id)
+    def load(self, uow: UnitOfWork, instance_id: int, columns: dict[str, Any] | None = None) -> Loaded:
+        """Read an instance; reuse the in-memory workflow if nobody changed it since (its state is read only then)."""
+        if columns is None:
+            row = uow.instances.row(instance_id)
+            if row is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            columns = dict(row._mapping)
+        definition = self.definition(uow, columns["definition_id"])
         hot = self._hot.pop(instance_id, None)
-        if hot is not None and hot[0] == row.version:
+        if hot is not None and hot[0] == columns["version"]:
             runner = hot[1]
         else:
-            workflow = self.serializer.state_from_json(row.state_json, definition.parsed.spec,
+            # Read at the version the caller saw: under READ COMMITTED a later read may see a newer state.
+            state = columns.get("state_json") or uow.instances.state_json(instance_id, columns["version"])
+            if state is None:
+                raise Conflict(f"instance {instance_id} was changed by someone else; reload and try again")
+            workflow = self.serializer.state_from_json(state, definition.parsed.spec,
                                                        definition.parsed.subprocess_specs)
             runner = Runner(workflow)
-        return Loaded(instance_id, row.version, definition, runner, row.org_unit_id, row.status,
-                      (row.history_length, row.history_head), row)
+        return Loaded(instance_id, columns["version"], definition, runner, columns["org_unit_id"],
+                      columns["status"], (columns["history_length"], columns["history_head"]), columns)
 
     def peek(self, uow: UnitOfWork, instance_id: int) -> Runner:
         """Return the instance's workflow for reading, keeping it in memory for the next step."""
@@ -155,9 +163,13 @@ class Runtime:
 
     def complete(self, uow: UnitOfWork, task_id: int, person_id: str, submitted: dict[str, Any]) -> Loaded:
         """Validate and check the form, complete the task and run to the next wait state (all or nothing)."""
-        task = self._open_task(uow, task_id)
-        self.authorize(uow, task, person_id)
-        loaded = self.load(uow, task.instance_id)
+        task = uow.tasks.step_context(task_id, person_id, uow.now.date())
+        self._must_be_open(task, task_id)
+        if not (task.assignee == person_id if task.assignee is not None else task.role_allowed):
+            self._refuse(uow, task, person_id)
+        columns = {k[len("instance_"):]: v for k, v in task._mapping.items() if k.startswith("instance_")}
+        loaded = self.load(uow, task.instance_id, columns)
+        loaded.open_before = task.open_count
         model = loaded.definition.model.user_tasks.get(task.task_spec)
         current = loaded.runner.task_data(task.spiff_task_id)
         fields = model.form if model else []
@@ -172,8 +184,7 @@ class Runtime:
         self._attach(uow, loaded.runner)
         with running_at(RunContext(uow.now, uow.calendar)):
             changes = loaded.runner.complete(task.spiff_task_id, clean)
-        uow.tasks.set(task.id, state="completed", completed_at=uow.now, completed_by=person_id,
-                      assignee=task.assignee or person_id)
+        uow.tasks.mark_completed(task.id, at=uow.now, by=person_id, assignee=task.assignee or person_id)
         uow.record(instance_chain(loaded.instance_id), loaded.instance_id, NewEvent(
             "task_completed", uow.now, person_id, task.spiff_task_id,
             {"task": task.id, "spec": task.task_spec, "name": task.name, "data": _jsonable(clean)}))
@@ -252,8 +263,10 @@ class Runtime:
 
     def authorize(self, uow: UnitOfWork, task: Any, person_id: str) -> None:
         """Refuse a person who may not work on the task."""
-        if self.may_do(uow, task, person_id):
-            return
+        if not self.may_do(uow, task, person_id):
+            self._refuse(uow, task, person_id)
+
+    def _refuse(self, uow: UnitOfWork, task: Any, person_id: str) -> None:
         if not uow.orgs.person_exists(person_id):
             raise NotFound(f"person {person_id} does not exist")
         holder = f"assigned to {task.assignee}" if task.assignee else f"offered to role {task.role}"
@@ -263,12 +276,16 @@ class Runtime:
 
     def _open_task(self, uow: UnitOfWork, task_id: int) -> Any:
         task = uow.tasks.get(task_id)
+        self._must_be_open(task, task_id)
+        return task
+
+    @staticmethod
+    def _must_be_open(task: Any, task_id: int) -> None:
         if task is None:
             raise NotFound(f"task {task_id} does not exist")
         if task.state not in OPEN:
             by = f" by {task.completed_by}" if task.completed_by else ""
             raise Conflict(f"task {task_id} is already {task.state}{by}")
-        return task
 
     def _bump(self, uow: UnitOfWork, instance_id: int) -> None:
         """Move the instance's version so a concurrent operation on it conflicts instead of interleaving."""
@@ -305,8 +322,9 @@ class Runtime:
                     "task_cancelled", uow.now, actor, change.task_id, {"spec": change.spec, "name": change.name}))
             elif change.kind == "timer":
                 self._timer_event(uow, loaded, change)
-        uow.tasks.add_many(new_rows)
-        status, ended_at = loaded.status, None
+        ids = uow.tasks.add_many(new_rows)
+        loaded.new_tasks = [{**row, "id": task_id} for row, task_id in zip(new_rows, ids, strict=True)]
+        status, ended_at = loaded.status, (loaded.row or {}).get("ended_at")
         if cancelled is not None:
             status, ended_at = "cancelled", uow.now
             uow.record(chain, loaded.instance_id, NewEvent("instance_cancelled", uow.now, cancelled[0],
@@ -317,17 +335,17 @@ class Runtime:
                                                            payload={"data": _jsonable(loaded.runner.data)}))
         if self.prune:
             loaded.runner.prune()
+        # The step's events and the chain's new head go out with the same UPDATE as the state.
+        length, head = uow.take_instance_history(loaded.instance_id, loaded.history_head)
         values: dict[str, Any] = {
             "state_json": self.serializer.state_to_json(loaded.runner.workflow),
             "status": status,
             "next_timer_due": None if status != "running" else loaded.runner.next_due(),
+            "ended_at": ended_at,
+            "history_length": length,
+            "history_head": head,
         }
-        if ended_at is not None:
-            values["ended_at"] = ended_at
-        # The step's events and the chain's new head go out with the same UPDATE as the state.
-        length, head = uow.take_instance_history(loaded.instance_id, loaded.history_head)
-        values.update(history_length=length, history_head=head)
-        if not uow.instances.update(loaded.instance_id, loaded.version, **values):
+        if not uow.instances.save_step(loaded.instance_id, loaded.version, **values):
             raise Conflict(f"instance {loaded.instance_id} was changed by someone else; reload and try again")
         loaded.saved = values
         loaded.history_head = (length, head)

@@ -167,8 +167,13 @@ class WorkflowService:
         try:
             with self.unit() as uow:
                 loaded = self.runtime.complete(uow, task_id, person_id, data or {})
-                tasks = [_task_view(t) for t in uow.tasks.for_instance(loaded.instance_id, open_only=True)]
-                row = {**loaded.row._mapping, **(loaded.saved or {}), "version": loaded.version}
+                if loaded.open_before == 1 and loaded.new_tasks is not None:
+                    # This was the only open task, so the open tasks now are exactly the ones the step created.
+                    tasks = [_task_view(SimpleNamespace(opened_at=None, completed_at=None, completed_by=None, **t))
+                             for t in loaded.new_tasks]
+                else:
+                    tasks = [_task_view(t) for t in uow.tasks.for_instance(loaded.instance_id, open_only=True)]
+                row = {**(loaded.row or {}), **(loaded.saved or {}), "id": loaded.instance_id, "version": loaded.version}
                 return _instance_view(SimpleNamespace(**row), tasks, loaded.runner.data)
         except CheckFailed as failed:
             self._record_check_failed(task_id, person_id, failed)

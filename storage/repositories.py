@@ -23,9 +23,19 @@ from storage.models import (
 )
 
 
-def _core(session: Session) -> Connection:
-    """The session's connection, for Core statements on the hot path (the ORM layer costs ~0.1 ms each)."""
-    return session.connection()
+class _Repository:
+    """A repository bound to one session (one transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._connection: Connection | None = None
+
+    @property
+    def conn(self) -> Connection:
+        """The transaction's connection, for Core statements on the hot path (the ORM layer costs ~0.1 ms each)."""
+        if self._connection is None:
+            self._connection = self.session.connection()
+        return self._connection
 
 
 HT = HumanTask.__table__
@@ -48,16 +58,51 @@ _TASK_WITH_PATH = select(HT, OU.c.path.label("org_path")).join(OU, OU.c.id == HT
     HT.c.id == bindparam("id"))
 _CLOCK = select(ClockSetting.__table__.c.mode, ClockSetting.__table__.c.virtual_now).where(
     ClockSetting.__table__.c.id == 1)
+_TASK_OU = OU.alias("task_unit")
+_RA_OU = OU.alias("role_unit")
+_OPEN = ("ready", "claimed")
+_SIBLING = HT.alias("sibling")
+# Everything a step reads, in one round trip: the task, its unit's path, its instance (without the state),
+# whether the person holds the task's role there (or above it, for ancestor-scoped lanes), and how many
+# tasks of the instance are open.
+_STEP_CONTEXT = (
+    select(
+        HT,
+        _TASK_OU.c.path.label("org_path"),
+        *[c.label(f"instance_{c.name}") for c in PI.c if c.name not in ("id", "state_json")],
+        select(RA.c.id).join(_RA_OU, _RA_OU.c.id == RA.c.org_unit_id).where(
+            RA.c.person_id == bindparam("person"),
+            RA.c.role == HT.c.role,
+            or_(RA.c.valid_from.is_(None), RA.c.valid_from <= bindparam("on")),
+            or_(RA.c.valid_to.is_(None), RA.c.valid_to >= bindparam("on")),
+            or_(RA.c.org_unit_id == HT.c.org_unit_id,
+                and_(HT.c.role_scope == "ancestor",
+                     func.substr(_TASK_OU.c.path, 1, func.length(_RA_OU.c.path)) == _RA_OU.c.path)),
+        ).exists().label("role_allowed"),
+        select(func.count()).select_from(_SIBLING).where(
+            _SIBLING.c.instance_id == HT.c.instance_id, _SIBLING.c.state.in_(_OPEN)
+        ).scalar_subquery().label("open_count"),
+    )
+    .join(_TASK_OU, _TASK_OU.c.id == HT.c.org_unit_id)
+    .join(PI, PI.c.id == HT.c.instance_id)
+    .where(HT.c.id == bindparam("id"))
+)
+_SAVE_STEP = (
+    update(PI)
+    .where(PI.c.id == bindparam("instance"), PI.c.version == bindparam("expected"))
+    .values(version=bindparam("expected") + 1, state_json=bindparam("state_json"), status=bindparam("status"),
+            next_timer_due=bindparam("next_timer_due"), ended_at=bindparam("ended_at"),
+            history_length=bindparam("history_length"), history_head=bindparam("history_head"))
+)
+_COMPLETE_TASK = update(HT).where(HT.c.id == bindparam("task")).values(
+    state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"), assignee=bindparam("assignee"))
 _INSTANCE_ROW = select(PI).where(PI.c.id == bindparam("id"))
 _OPEN_TASKS = select(HT).where(HT.c.instance_id == bindparam("instance"), HT.c.state.in_(("ready", "claimed"))
                                ).order_by(HT.c.id)
 
 
-class OrgRepository:
+class OrgRepository(_Repository):
     """The organisation tree, its people and their roles."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def get_unit(self, unit_id: str) -> OrgUnit | None:
         """Return an org unit by id."""
@@ -112,20 +157,17 @@ class OrgRepository:
 
     def roles_of(self, person_id: str, on: date) -> list[tuple[str, str, str]]:
         """Return (role, org unit id, org unit path) the person holds on a date."""
-        rows = _core(self.session).execute(_ROLES_OF, {"person": person_id, "on": on})
+        rows = self.conn.execute(_ROLES_OF, {"person": person_id, "on": on})
         return [(r, u, p) for r, u, p in rows]
 
     def person_exists(self, person_id: str) -> bool:
         """Tell whether a person id is known."""
-        return _core(self.session).execute(select(Person.__table__.c.id).where(
+        return self.conn.execute(select(Person.__table__.c.id).where(
             Person.__table__.c.id == person_id)).first() is not None
 
 
-class DefinitionRepository:
+class DefinitionRepository(_Repository):
     """Deployed procedure versions."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def get(self, definition_id: int) -> ProcessDefinition | None:
         """Return a definition version by its row id."""
@@ -153,11 +195,8 @@ class DefinitionRepository:
         return definition
 
 
-class InstanceRepository:
+class InstanceRepository(_Repository):
     """Process instances; updates name the version they read (optimistic concurrency)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def add(self, instance: ProcessInstance) -> ProcessInstance:
         """Store a new instance."""
@@ -171,18 +210,31 @@ class InstanceRepository:
 
     def row(self, instance_id: int) -> Row[Any] | None:
         """Read an instance's columns without building an ORM object."""
-        return _core(self.session).execute(_INSTANCE_ROW, {"id": instance_id}).first()
+        return self.conn.execute(_INSTANCE_ROW, {"id": instance_id}).first()
 
-    def state_json(self, instance_id: int) -> str | None:
-        """Read an instance's serialised state."""
+    def state_json(self, instance_id: int, version: int | None = None) -> str | None:
+        """Read an instance's serialised state (only if it is still at the given version, when one is given)."""
+        if version is not None:
+            return self.session.scalar(select(ProcessInstance.state_json).where(
+                ProcessInstance.id == instance_id, ProcessInstance.version == version))
         return self.session.scalar(select(ProcessInstance.state_json).where(ProcessInstance.id == instance_id))
 
     def update(self, instance_id: int, expected_version: int, **values: Any) -> bool:
         """Write new values if nobody changed the instance since it was read; bump its version."""
-        result = _core(self.session).execute(
+        result = self.conn.execute(
             update(PI).where(PI.c.id == instance_id, PI.c.version == expected_version)
             .values(version=expected_version + 1, **values)
         )
+        return bool(result.rowcount == 1)
+
+    def save_step(self, instance_id: int, expected_version: int, *, state_json: str, status: str,
+                  next_timer_due: datetime | None, ended_at: datetime | None, history_length: int,
+                  history_head: str) -> bool:
+        """Save a step's state and history head if the version is still the one read; bump the version."""
+        result = self.conn.execute(_SAVE_STEP, {
+            "instance": instance_id, "expected": expected_version, "state_json": state_json, "status": status,
+            "next_timer_due": next_timer_due, "ended_at": ended_at, "history_length": history_length,
+            "history_head": history_head})
         return bool(result.rowcount == 1)
 
     def list(self, *, status: str | None = None, process_id: str | None = None, limit: int = 1000) -> Sequence[Any]:
@@ -205,37 +257,44 @@ class InstanceRepository:
         return [(i, d) for i, d in rows]
 
 
-class TaskRepository:
+class TaskRepository(_Repository):
     """The inbox projection of user tasks."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def get(self, task_id: int) -> Row[Any] | None:
         """Return a human task's columns plus its org unit's path (for ancestor-scoped roles)."""
-        return _core(self.session).execute(_TASK_WITH_PATH, {"id": task_id}).first()
+        return self.conn.execute(_TASK_WITH_PATH, {"id": task_id}).first()
 
-    def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """Insert new inbox rows in one statement."""
-        if rows:
-            _core(self.session).execute(insert(HT), rows)
+    def step_context(self, task_id: int, person_id: str, on: date) -> Row[Any] | None:
+        """Read a task, its unit path, its instance's columns, the person's right to it and the open count."""
+        return self.conn.execute(_STEP_CONTEXT, {"id": task_id, "person": person_id, "on": on}).first()
+
+    def add_many(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert new inbox rows in one statement and return their ids in order."""
+        if not rows:
+            return []
+        result = self.conn.execute(insert(HT).returning(HT.c.id, sort_by_parameter_order=True), rows)
+        return [r[0] for r in result]
 
     def open_for_instance(self, instance_id: int) -> list[Any]:
         """Return (id, spiff task id, state) of an instance's open tasks."""
-        return list(_core(self.session).execute(
+        return list(self.conn.execute(
             select(HT.c.id, HT.c.spiff_task_id, HT.c.state).where(
                 HT.c.instance_id == instance_id, HT.c.state.in_(("ready", "claimed")))
         ))
 
+    def mark_completed(self, task_id: int, *, at: datetime, by: str, assignee: str) -> None:
+        """Close a task as completed by someone."""
+        self.conn.execute(_COMPLETE_TASK, {"task": task_id, "at": at, "by": by, "assignee": assignee})
+
     def set(self, task_id: int, **values: Any) -> None:
         """Update columns of one task."""
-        _core(self.session).execute(update(HT).where(HT.c.id == task_id).values(**values))
+        self.conn.execute(update(HT).where(HT.c.id == task_id).values(**values))
 
     def for_instance(self, instance_id: int, *, open_only: bool = False) -> list[Row[Any]]:
         """The task rows of an instance (all, or only the open ones), in order."""
         if open_only:
-            return list(_core(self.session).execute(_OPEN_TASKS, {"instance": instance_id}))
-        return list(_core(self.session).execute(select(HT).where(HT.c.instance_id == instance_id).order_by(HT.c.id)))
+            return list(self.conn.execute(_OPEN_TASKS, {"instance": instance_id}))
+        return list(self.conn.execute(select(HT).where(HT.c.instance_id == instance_id).order_by(HT.c.id)))
 
     def inbox(self, person_id: str, roles: list[tuple[str, str, str]], *, include_done: bool = False,
               limit: int = 500) -> Sequence[HumanTask]:
@@ -259,15 +318,12 @@ class TaskRepository:
         return self.session.scalars(query).all()
 
 
-class HistoryRepository:
+class HistoryRepository(_Repository):
     """The append-only event table and the heads of its chains."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def head(self, chain: str) -> tuple[int, str] | None:
         """Return (length, head hash) of a chain not tied to an instance, locking its row where possible."""
-        row = _core(self.session).execute(
+        row = self.conn.execute(
             select(HistoryChain.__table__.c.length, HistoryChain.__table__.c.head)
             .where(HistoryChain.__table__.c.chain == chain).with_for_update()
         ).first()
@@ -278,26 +334,26 @@ class HistoryRepository:
         table = HistoryChain.__table__
         length, digest = head
         if existed:
-            _core(self.session).execute(update(table).where(table.c.chain == chain).values(length=length, head=digest))
+            self.conn.execute(update(table).where(table.c.chain == chain).values(length=length, head=digest))
         else:
-            _core(self.session).execute(insert(table).values(chain=chain, length=length, head=digest))
+            self.conn.execute(insert(table).values(chain=chain, length=length, head=digest))
 
     def instance_head(self, instance_id: int) -> tuple[int, str | None]:
         """Return (length, head hash) of an instance's chain, locking the instance row where possible."""
-        row = _core(self.session).execute(
+        row = self.conn.execute(
             select(PI.c.history_length, PI.c.history_head).where(PI.c.id == instance_id).with_for_update()
         ).one()
         return int(row[0]), row[1]
 
     def set_instance_head(self, instance_id: int, head: tuple[int, str]) -> None:
         """Move an instance chain's recorded head."""
-        _core(self.session).execute(
+        self.conn.execute(
             update(PI).where(PI.c.id == instance_id).values(history_length=head[0], history_head=head[1]))
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
         """Insert hashed event rows."""
         if rows:
-            _core(self.session).execute(insert(EV), rows)
+            self.conn.execute(insert(EV), rows)
 
     def events(self, chain: str) -> Sequence[Event]:
         """Every event of a chain, in chain order."""
@@ -312,9 +368,9 @@ class HistoryRepository:
     def heads(self) -> dict[str, tuple[int, str]]:
         """Every recorded chain head: the system chains' and each instance's."""
         table = HistoryChain.__table__
-        heads = {c: (n, h) for c, n, h in _core(self.session).execute(select(table.c.chain, table.c.length,
+        heads = {c: (n, h) for c, n, h in self.conn.execute(select(table.c.chain, table.c.length,
                                                                             table.c.head))}
-        for instance_id, length, head in _core(self.session).execute(
+        for instance_id, length, head in self.conn.execute(
                 select(PI.c.id, PI.c.history_length, PI.c.history_head).where(PI.c.history_length > 0)):
             heads[f"instance:{instance_id}"] = (length, head)
         return heads
@@ -328,15 +384,12 @@ class HistoryRepository:
         return int(self.session.scalar(select(func.count()).select_from(Event)) or 0)
 
 
-class ClockRepository:
+class ClockRepository(_Repository):
     """The stored clock setting."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def get(self) -> tuple[str, datetime | None]:
         """Return (mode, virtual now); read on every operation, so through a prebuilt Core statement."""
-        row = _core(self.session).execute(_CLOCK).first()
+        row = self.conn.execute(_CLOCK).first()
         return (row[0], row[1]) if row else ("system", None)
 
     def set(self, mode: str, virtual_now: datetime | None) -> None:
@@ -349,11 +402,8 @@ class ClockRepository:
         self.session.flush()
 
 
-class CalendarRepository:
+class CalendarRepository(_Repository):
     """Working-day overrides loaded by an admin."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def overrides(self) -> dict[date, bool]:
         """Every override as {date: is working day}."""

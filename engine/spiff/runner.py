@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # type: ignore[import-untyped]
-from SpiffWorkflow.exceptions import SpiffWorkflowException  # type: ignore[import-untyped]
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException  # type: ignore[import-untyped]
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
 from engine.errors import Conflict, ExecutionError, NotFound, SandboxError
@@ -154,7 +154,7 @@ class Runner:
     def _task(self, task_id: str) -> Any:
         try:
             task = self.workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, TaskNotFoundException):
             task = None
         if task is None:
             raise NotFound(f"task {task_id} is not part of this instance")
