@@ -197,6 +197,19 @@ def _timer_issues(model: ProcedureModel) -> list[LintIssue]:
     return issues
 
 
+def _param_issues(model: ProcedureModel) -> list[LintIssue]:
+    issues = []
+    for param in model.params.values():
+        if not param.name.isidentifier():
+            issues.append(LintIssue("error", "bad-param", f"parameter name '{param.name}' is not an identifier",
+                                    model.process_id))
+        if param.values and param.default not in param.values:
+            issues.append(LintIssue("error", "bad-param",
+                                    f"parameter {param.name}: default '{param.default}' is not one of "
+                                    f"{', '.join(param.values)}", model.process_id))
+    return issues
+
+
 def _code_issues(model: ProcedureModel) -> list[LintIssue]:
     issues = []
     for code in model.code:
@@ -231,6 +244,7 @@ def lint_document(
     process = find_process(document.root, parsed.process_id) if parsed else executable[0]
     if process is not None:
         model = extract_model(process)
-        issues += _role_issues(model, roles) + _task_issues(model) + _timer_issues(model) + _code_issues(model)
+        issues += (_role_issues(model, roles) + _task_issues(model) + _timer_issues(model) + _code_issues(model)
+                   + _param_issues(model))
     report = LintReport(document.filename, model.process_id if model else None, document.sha256, issues)
     return report, parsed if report.ok else None, model

@@ -77,6 +77,16 @@ class CodeModel:
 
 
 @dataclass(frozen=True)
+class ProcessParameter:
+    """A setting of the procedure (rule version, local practice) with its default and allowed values."""
+
+    name: str
+    default: str
+    values: list[str] = field(default_factory=list)
+    label: str | None = None
+
+
+@dataclass(frozen=True)
 class ProcedureModel:
     """Everything LeanFlow needs from a procedure beyond what Spiff executes."""
 
@@ -86,6 +96,7 @@ class ProcedureModel:
     timers: dict[str, TimerModel]
     code: list[CodeModel]
     lanes: dict[str, dict[str, str]]
+    params: dict[str, ProcessParameter] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (stored with the definition version)."""
@@ -111,6 +122,7 @@ class ProcedureModel:
             timers={k: TimerModel(**v) for k, v in dct["timers"].items()},
             code=[CodeModel(**c) for c in dct["code"]],
             lanes=dct["lanes"],
+            params={k: ProcessParameter(**v) for k, v in dct.get("params", {}).items()},
         )
 
 
@@ -207,6 +219,18 @@ def _timer(event: etree._Element, definition: etree._Element) -> TimerModel:
     )
 
 
+def _params(process: etree._Element) -> dict[str, ProcessParameter]:
+    """Read param.<name> (default), param.<name>.values (comma-separated) and param.<name>.label."""
+    props = _properties(process)
+    params = {}
+    for key, default in props.items():
+        if key.startswith("param.") and key.count(".") == 1:
+            name = key.split(".", 1)[1]
+            values = [v.strip() for v in props.get(f"param.{name}.values", "").split(",") if v.strip()]
+            params[name] = ProcessParameter(name, default, values, props.get(f"param.{name}.label"))
+    return params
+
+
 def extract_model(process: etree._Element) -> ProcedureModel:
     """Read the LeanFlow model of one bpmn:process element."""
     lanes, node_lane = _lanes(process)
@@ -256,6 +280,7 @@ def extract_model(process: etree._Element) -> ProcedureModel:
         timers=timers,
         code=code,
         lanes=lanes,
+        params=_params(process),
     )
 
 

@@ -143,6 +143,7 @@ class Runtime:
         unit = uow.orgs.get_unit(org_unit_id)
         if unit is None:
             raise NotFound(f"org unit {org_unit_id} does not exist")
+        data = {**apply_parameters(definition.model, data)}
         engine = make_script_engine(self.sandbox_helpers(uow))
         with running_at(RunContext(uow.now, uow.calendar)):
             runner, changes = Runner.start(definition.parsed, engine, dict(data))
@@ -401,6 +402,16 @@ class Runtime:
                     {"kind": kind, "attached_to": timer.attached_to, "timer": change.spec, "due": _iso(change.due)}))
         elif change.after == "CANCELLED" and change.before == "WAITING":
             uow.record(chain, loaded.instance_id, NewEvent("timer_cancelled", uow.now, None, change.task_id, payload))
+
+
+def apply_parameters(model: ProcedureModel, data: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the procedure's parameters (rule version, local practice) from their defaults; refuse bad values."""
+    merged = dict(data)
+    for param in model.params.values():
+        value = merged.setdefault(param.name, param.default)
+        if param.values and str(value) not in param.values:
+            raise InvalidInput(f"parameter {param.name} must be one of {', '.join(param.values)}, not '{value}'")
+    return merged
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -173,7 +173,8 @@ class WorkflowService:
                              for t in loaded.new_tasks]
                 else:
                     tasks = [_task_view(t) for t in uow.tasks.for_instance(loaded.instance_id, open_only=True)]
-                row = {**(loaded.row or {}), **(loaded.saved or {}), "id": loaded.instance_id, "version": loaded.version}
+                row = {**(loaded.row or {}), **(loaded.saved or {}), "id": loaded.instance_id,
+                       "version": loaded.version}
                 return _instance_view(SimpleNamespace(**row), tasks, loaded.runner.data)
         except CheckFailed as failed:
             self._record_check_failed(task_id, person_id, failed)

@@ -54,11 +54,16 @@ def _kind(task_spec: Any) -> str:
     return "other"
 
 
-def _snapshot(workflow: Any) -> dict[UUID, int]:
-    states = {tid: t.state for tid, t in workflow.tasks.items()}
+def _snapshot(workflow: Any) -> dict[UUID, tuple[int, Any]]:
+    states = {tid: (t.state, t) for tid, t in workflow.tasks.items()}
     for sub in workflow.subprocesses.values():
-        states.update({tid: t.state for tid, t in sub.tasks.items()})
+        states.update({tid: (t.state, t) for tid, t in sub.tasks.items()})
     return states
+
+
+# Spiff drops unfinished children of a cancelled task from the tree (Task.cancel -> _drop_children): the READY
+# instances of a multi-instance task inside an interrupted sub-process vanish without ever becoming CANCELLED.
+DROPPABLE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 class Runner:
@@ -178,13 +183,15 @@ class Runner:
             raise ExecutionError(_describe(exc)) from None
         return self._changes(before)
 
-    def _changes(self, before: dict[UUID, int]) -> list[TaskChange]:
+    def _changes(self, before: dict[UUID, tuple[int, Any]]) -> list[TaskChange]:
         changes: list[TaskChange] = []
+        seen: set[UUID] = set()
         for task in self.workflow.get_tasks(max_depth=DEEP):
+            seen.add(task.id)
             spec = task.task_spec
             if spec.bpmn_id is None:
                 continue
-            old = before.get(task.id)
+            old = before[task.id][0] if task.id in before else None
             if old == task.state:
                 continue
             if task.state & (TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE):
@@ -202,6 +209,15 @@ class Runner:
                     provisional=bool(task.internal_data.get("provisional_calendar")),
                 )
             )
+        after = _snapshot(self.workflow)
+        for task_id, (old, task) in before.items():
+            # A waiting or ready task removed from the tree during the step was cancelled with its parent.
+            if task_id in seen or task_id in after or not old & DROPPABLE or task.task_spec.bpmn_id is None:
+                continue
+            spec = task.task_spec
+            changes.append(TaskChange(task_id=str(task_id), spec=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+                                      kind=_kind(spec), before=TaskState.get_name(old), after="CANCELLED",
+                                      due=due_of(task) if _kind(spec) == "timer" else None))
         # Report causes before effects: a timer firing, then what it cancelled, then what became ready.
         return sorted(changes, key=_rank)
 

@@ -149,3 +149,16 @@ def test_unknown_things_are_not_found(service: WorkflowService) -> None:
         service.start("branch_meeting", org_unit_id="nowhere")
     with pytest.raises(NotFound):
         service.tasks_for("nobody")
+
+
+def test_parameters_default_and_are_checked(service: WorkflowService) -> None:
+    from engine.errors import InvalidInput
+
+    instance = service.start("branch_meeting", org_unit_id="b1")
+    assert instance.data["rule_version"] == "2026-05"
+    older = service.start("branch_meeting", org_unit_id="b1", data={"rule_version": "2014"})
+    assert older.data["rule_version"] == "2014"
+    started = service.history(older.id)[0]
+    assert started.payload["data"] == {"rule_version": "2014"}
+    with pytest.raises(InvalidInput, match="rule_version must be one of 2014, 2026-05"):
+        service.start("branch_meeting", org_unit_id="b1", data={"rule_version": "1990"})
