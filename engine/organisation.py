@@ -38,6 +38,25 @@ def _date(value: Any, what: str) -> date | None:
         raise InvalidInput(f"{what}: '{value}' is not a date (YYYY-MM-DD)") from None
 
 
+def _attributes(value: Any, pid: str) -> dict[str, Any]:
+    """Keep a person's free attributes as JSON: YAML dates become ISO text."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"person {pid}: attributes must be a mapping")
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, date):
+            return item.isoformat()
+        if isinstance(item, dict):
+            return {str(k): plain(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [plain(v) for v in item]
+        return item if isinstance(item, str | int | float | bool) or item is None else str(item)
+
+    return {str(k): plain(v) for k, v in value.items()}
+
+
 def import_org(uow: UnitOfWork, data: dict[str, Any], actor: str | None) -> tuple[int, int]:
     """Create or update units (parents first) and people with their roles; return (units, people)."""
     units = data["units"]
@@ -72,7 +91,7 @@ def import_org(uow: UnitOfWork, data: dict[str, Any], actor: str | None) -> tupl
         uow.orgs.save_person(
             pid, name=str(person["name"]), org_unit_id=unit_id, membership=person.get("membership"),
             birth_date=_date(person.get("birth_date"), f"person {pid} birth_date"),
-            attributes=dict(person.get("attributes") or {}),
+            attributes=_attributes(person.get("attributes"), pid),
         )
         roles = []
         for grant in person.get("roles") or []:

@@ -212,7 +212,7 @@ class Runner:
         after = _snapshot(self.workflow)
         for task_id, (old, task) in before.items():
             # A waiting or ready task removed from the tree during the step was cancelled with its parent.
-            if task_id in seen or task_id in after or not old & DROPPABLE or task.task_spec.bpmn_id is None:
+            if task_id in seen or task_id in after or not task.state & DROPPABLE or task.task_spec.bpmn_id is None:
                 continue
             spec = task.task_spec
             changes.append(TaskChange(task_id=str(task_id), spec=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
