@@ -138,7 +138,8 @@ class Runtime:
     # -- operations ---------------------------------------------------------------------------------------
 
     def start(self, uow: UnitOfWork, definition: LoadedDefinition, *, org_unit_id: str, data: dict[str, Any],
-              actor: str | None, title: str | None, business_key: str | None) -> int:
+              actor: str | None, title: str | None, business_key: str | None, schedule_id: int | None = None,
+              period: str | None = None) -> int:
         """Create an instance at an org unit and run it to its first wait state."""
         unit = uow.orgs.get_unit(org_unit_id)
         if unit is None:
@@ -151,7 +152,7 @@ class Runtime:
             definition_id=definition.id, process_id=definition.process_id, org_unit_id=org_unit_id,
             business_key=business_key, title=title or f"{definition.name} · {unit.name}", status="running",
             state_json="{}", serializer_version=SERIALIZER_VERSION, version=0, started_by=actor,
-            started_at=uow.now,
+            started_at=uow.now, schedule_id=schedule_id, period=period,
         ))
         chain = instance_chain(instance.id)
         uow.record(chain, instance.id, NewEvent(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import deployment, durations, organisation
+from engine import deployment, durations, organisation, schedules
 from engine.clock import Clock, VirtualClock
 from engine.errors import CheckFailed, Conflict, InvalidInput, LeanFlowError, LintIssue, LoadError, NotAllowed, NotFound
 from engine.history import SYSTEM_CHAIN, NewEvent, StoredEvent, instance_chain, verify_chain
@@ -346,24 +346,32 @@ class WorkflowService:
             target = durations.parse_duration(duration).add_to(start.now)
         fired, touched, failed = 0, set(), []
         seen: set[tuple[int, datetime]] = set()
+        seen_schedules: set[tuple[str, datetime]] = set()
         while True:
+            # The next thing due on the way: a timer or the start of a scheduled period, not yet handled.
             with self.unit() as uow:
-                due = uow.instances.due(target, limit=1)
-            if not due:
+                timers = [d for i, d in uow.instances.due(target, limit=200) if (i, d) not in seen]
+                periods = [s.next_start for s in uow.schedules.due(target) if (s.key, s.next_start) not in
+                           seen_schedules]
+            pending = timers[:1] + periods[:1]
+            if not pending:
                 break
-            at = max(due[0][1], start.now)
+            at = max(min(pending), start.now)
             self._move_clock(at, actor, reason="advance")
+            _, schedule_failures = self._fire_schedules(at, seen_schedules)
             result = self._fire_due(at, seen)
             fired += result.timers_fired
             touched |= {i for i, _ in seen}
-            failed += result.failed
+            failed += schedule_failures + result.failed
         self._move_clock(target, actor, reason="advance")
         return TickResult(len(touched), fired, failed, target)
 
     def tick(self) -> TickResult:
-        """Fire every timer due now (what a worker runs periodically)."""
+        """Start every scheduled period that has begun and fire every timer due now (what a worker runs)."""
         now = self.clock().now
-        return self._fire_due(now, set())
+        _, failed = self._fire_schedules(now, set())
+        result = self._fire_due(now, set())
+        return TickResult(result.instances, result.timers_fired, failed + result.failed, now)
 
     def _fire_due(self, at: datetime, seen: set[tuple[int, datetime]]) -> TickResult:
         fired, touched, failed = 0, 0, []
@@ -394,6 +402,57 @@ class WorkflowService:
                 return
             uow.record(instance_chain(instance_id), instance_id,
                        NewEvent("incident", at, None, payload={"message": message}))
+
+    # -- schedules ----------------------------------------------------------------------------------------
+
+    def import_schedules(self, text: str, filename: str = "<schedules>", *,
+                         actor: str | None = None) -> list[schedules.ScheduleView]:
+        """Create or update recurring procedures from a YAML or JSON file."""
+        entries = schedules.parse_schedule_document(text, filename)
+        with self.unit() as uow:
+            return schedules.save_schedules(uow, entries, actor)
+
+    def schedules(self, process_id: str | None = None) -> list[schedules.ScheduleView]:
+        """List the recurring procedures."""
+        with self.unit() as uow:
+            return [schedules.view(s) for s in uow.schedules.list(process_id)]
+
+    def compliance(self, *, process_id: str | None = None, org_unit_id: str | None = None,
+                   first: date | None = None, last: date | None = None) -> list[schedules.ComplianceRow]:
+        """Say for each scheduled unit and period: done on time, late, missed, or still open."""
+        with self.unit() as uow:
+            return schedules.compliance(uow, process_id=process_id, org_unit_id=org_unit_id, first=first,
+                                        last=last)
+
+    def _fire_schedules(self, at: datetime, seen: set[tuple[str, datetime]]) -> tuple[int, list[tuple[int, str]]]:
+        """Start every period that has begun by then; one transaction per period."""
+        started, failed = 0, []
+        while True:
+            with self.unit(at=at) as uow:
+                due = [(s.key, s.next_start) for s in uow.schedules.due(at) if (s.key, s.next_start) not in seen]
+            if not due:
+                return started, failed
+            for key, next_start in due:
+                seen.add((key, next_start))
+                try:
+                    with self.unit(at=at) as uow:
+                        row = uow.schedules.get_by_key(key)
+                        if row is None:
+                            continue
+                        period = schedules.period_of(row.next_start.astimezone(schedules.SHANGHAI).date(), row.months)
+                        definition_row = uow.definitions.latest(row.process_id)
+                        if definition_row is None:
+                            raise NotFound(f"schedule {key}: procedure {row.process_id} is not deployed")
+                        definition = self.runtime.definition(uow, definition_row.id)
+                        self.runtime.start(uow, definition, org_unit_id=row.org_unit_id,
+                                           data=schedules.period_data(row, period), actor=None,
+                                           title=f"{definition.name} {period.label}",
+                                           business_key=f"{key}@{period.label}", schedule_id=row.id,
+                                           period=period.label)
+                        row.next_start = schedules.start_of(period.end + timedelta(days=1))
+                        started += 1
+                except LeanFlowError as bad:
+                    failed.append((0, bad.message))
 
     # -- calendar -----------------------------------------------------------------------------------------
 

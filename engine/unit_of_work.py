@@ -16,6 +16,7 @@ from storage.repositories import (
     HistoryRepository,
     InstanceRepository,
     OrgRepository,
+    ScheduleRepository,
     TaskRepository,
 )
 
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.history = HistoryRepository(self.session)
         self.clock = ClockRepository(self.session)
         self.calendars = CalendarRepository(self.session)
+        self.schedules = ScheduleRepository(self.session)
 
     def record(self, chain: str, instance_id: int | None, event: NewEvent) -> None:
         """Queue an event for its chain; written when the unit of work flushes."""

@@ -300,6 +300,53 @@ def tick(ctx: Context) -> None:
     _show_tick(ctx, ctx.service.tick())
 
 
+@cli.group("schedule")
+def schedule_group() -> None:
+    """Recurring procedures per org unit (e.g. 三会一课 at their cadence)."""
+
+
+@schedule_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", help="Who imports.")
+@pass_ctx
+def schedule_import(ctx: Context, file: Path, actor: str | None) -> None:
+    """Create or update schedules from YAML or JSON."""
+    views = ctx.service.import_schedules(file.read_text(encoding="utf-8"), file.name, actor=actor)
+    emit_json(views) if ctx.as_json else click.echo(f"{len(views)} schedules saved")
+
+
+@schedule_group.command("list")
+@click.option("--process", "process_id", default=None)
+@pass_ctx
+def schedule_list(ctx: Context, process_id: str | None) -> None:
+    """List schedules and when each starts its next period."""
+    views = ctx.service.schedules(process_id)
+    if ctx.as_json:
+        emit_json(views)
+        return
+    table([[v.key, v.process_id, v.org_unit_id, v.cadence, when(v.next_start), "yes" if v.active else "no"]
+           for v in views], ["key", "process", "unit", "cadence", "next period", "active"])
+
+
+@cli.command()
+@click.option("--process", "process_id", default=None)
+@click.option("--org", "org_unit", default=None, help="Org unit; its whole subtree is included.")
+@click.option("--from", "first", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--to", "last", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@pass_ctx
+def compliance(ctx: Context, process_id: str | None, org_unit: str | None, first: datetime | None,
+               last: datetime | None) -> None:
+    """Per unit and period: held on time, late, missed, or still open."""
+    rows = ctx.service.compliance(process_id=process_id, org_unit_id=org_unit,
+                                  first=first.date() if first else None, last=last.date() if last else None)
+    if ctx.as_json:
+        emit_json(rows)
+        return
+    marks = {"on_time": "✓ on time", "late": "! late", "missed": "✗ missed", "open": "… open"}
+    table([[r.org_unit_id, r.schedule, r.period, marks.get(r.status, r.status), r.done_on or "-",
+            str(r.instance_id or "-")] for r in rows], ["unit", "schedule", "period", "status", "done on", "instance"])
+
+
 @cli.group("calendar")
 def calendar_group() -> None:
     """Working-day calendar overrides."""

@@ -108,6 +108,9 @@ class ProcessInstance(Base):
     business_key: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), index=True)
+    # Set by the scheduler: which schedule and period this instance is for.
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id"), index=True)
+    period: Mapped[str | None] = mapped_column(String(16))
     # Spiff state without the spec; opaque to storage.
     state_json: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(16))
@@ -196,3 +199,18 @@ class CalendarOverride(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     is_workday: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(String(200))
+
+
+class Schedule(Base):
+    """A recurring procedure for an org unit: one instance per calendar period (month, quarter, year)."""
+
+    __tablename__ = "schedule"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    process_id: Mapped[str] = mapped_column(String(200), index=True)
+    org_unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    months: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column()
+    done_field: Mapped[str] = mapped_column(String(64))
+    next_start: Mapped[datetime] = mapped_column(index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -20,6 +20,7 @@ from storage.models import (
     ProcessDefinition,
     ProcessInstance,
     RoleAssignment,
+    Schedule,
 )
 
 
@@ -417,3 +418,54 @@ class CalendarRepository(_Repository):
         else:
             row.is_workday, row.note = is_workday, note
         self.session.flush()
+
+
+class ScheduleRepository(_Repository):
+    """Recurring procedures per org unit."""
+
+    def get_by_key(self, key: str) -> Schedule | None:
+        """Return a schedule by its key."""
+        return self.session.scalars(select(Schedule).where(Schedule.key == key)).first()
+
+    def save(self, key: str, **fields: Any) -> Schedule:
+        """Create or update a schedule."""
+        schedule = self.get_by_key(key)
+        if schedule is None:
+            schedule = Schedule(key=key, **fields)
+            self.session.add(schedule)
+        else:
+            for name, value in fields.items():
+                setattr(schedule, name, value)
+        self.session.flush()
+        return schedule
+
+    def list(self, process_id: str | None = None) -> Sequence[Schedule]:
+        """Every schedule, by key."""
+        query = select(Schedule).order_by(Schedule.key)
+        if process_id:
+            query = query.where(Schedule.process_id == process_id)
+        return self.session.scalars(query).all()
+
+    def due(self, until: datetime, limit: int = 100) -> Sequence[Schedule]:
+        """Active schedules whose next period starts by then, earliest first."""
+        return self.session.scalars(
+            select(Schedule).where(Schedule.active.is_(True), Schedule.next_start <= until)
+            .order_by(Schedule.next_start, Schedule.id).limit(limit)
+        ).all()
+
+    def next_start(self) -> datetime | None:
+        """When the earliest active schedule starts its next period."""
+        return self.session.scalar(select(func.min(Schedule.next_start)).where(Schedule.active.is_(True)))
+
+    def instances(self, schedule_ids: list[int]) -> list[Row[Any]]:
+        """(schedule id, period, instance id, status, ended at) of the instances the schedules started."""
+        return list(self.conn.execute(
+            select(PI.c.schedule_id, PI.c.period, PI.c.id, PI.c.status, PI.c.ended_at)
+            .where(PI.c.schedule_id.in_(schedule_ids)).order_by(PI.c.id)))
+
+    def completion_data(self, instance_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The final data recorded by each completed instance's instance_completed event."""
+        rows = self.session.execute(
+            select(Event.instance_id, Event.payload).where(Event.instance_id.in_(instance_ids),
+                                                          Event.type == "instance_completed"))
+        return {i: (p or {}).get("data", {}) for i, p in rows}

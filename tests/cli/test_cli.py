@@ -114,3 +114,19 @@ def test_console_script_runs_as_a_program(tmp_path: Path) -> None:
     env_run = subprocess.run([sys.executable, "-m", "leanflow", "--json", "definitions"], capture_output=True,
                              text=True, timeout=120, env={"LEANFLOW_DATABASE_URL": url, "PATH": "/usr/bin:/bin"})
     assert env_run.returncode == 0 and json.loads(env_run.stdout) == []
+
+
+def test_schedules_and_compliance_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    cli("deploy", str(DEMO / "branch_meeting.bpmn"))
+    plan = tmp_path / "schedules.yaml"
+    plan.write_text("- {process: branch_meeting, units: [b1, b2], cadence: monthly, done_field: meeting_date}\n",
+                    encoding="utf-8")
+    assert "2 schedules saved" in cli("schedule", "import", str(plan))[1]
+    assert len(cli.json("schedule", "list")) == 2
+    cli("tick")
+    cli("clock", "advance", "P1M")
+    rows = cli.json("compliance", "--process", "branch_meeting", "--org", "c1")
+    assert {(r["org_unit_id"], r["period"], r["status"]) for r in rows} >= {("b1", "2026-03", "missed"),
+                                                                            ("b1", "2026-04", "open")}
+    code, out, _ = cli("compliance")
+    assert code == 0 and "missed" in out
