@@ -269,12 +269,12 @@ class WorkflowService:
         with self.unit() as uow:
             if uow.instances.get(instance_id) is None:
                 raise NotFound(f"instance {instance_id} does not exist")
-            return [_event_view(e) for e in uow.history.for_instance(instance_id)]
+            return [_stored(e) for e in uow.history.for_instance(instance_id)]
 
     def system_history(self) -> list[EventView]:
         """Return the events of the system chain (deployments, imports, clock)."""
         with self.unit() as uow:
-            return [_event_view(e) for e in uow.history.events(SYSTEM_CHAIN)]
+            return [_stored(e) for e in uow.history.events(SYSTEM_CHAIN)]
 
     def verify(self) -> VerifyReport:
         """Check every chain of the history: links, hashes, order, heads, and that every instance has one."""
@@ -492,10 +492,6 @@ def _task_view(t: Any) -> TaskView:
 def _instance_view(r: Any, tasks: list[TaskView], data: dict[str, Any]) -> InstanceView:
     return InstanceView(r.id, r.process_id, r.definition_id, r.version, r.org_unit_id, r.title, r.business_key,
                         r.status, r.started_by, r.started_at, r.ended_at, r.next_timer_due, r.error, tasks, data)
-
-
-def _event_view(e: Event) -> EventView:
-    return EventView(e.id, e.chain, e.chain_seq, e.instance_id, e.task_id, e.type, e.actor, e.at, e.payload, e.hash)
 
 
 def _stored(e: Event) -> StoredEvent:

@@ -1,5 +1,7 @@
 """Plain frozen dataclasses the engine returns; callers never see SpiffWorkflow or ORM objects."""
 
+# EventView (one entry of the history) is engine.history.StoredEvent, re-exported here.
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import LintIssue
+from engine.history import StoredEvent as EventView
+
+__all__ = ["ClockView", "DefinitionView", "EventView", "InstanceView", "LintReport", "TaskView", "TickResult",
+           "VerifyReport"]
 
 
 @dataclass(frozen=True)
@@ -81,22 +87,6 @@ class InstanceView:
     error: str | None = None
     open_tasks: list[TaskView] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class EventView:
-    """One entry of the history."""
-
-    id: int
-    chain: str
-    chain_seq: int
-    instance_id: int | None
-    task_id: str | None
-    type: str
-    actor: str | None
-    at: datetime
-    payload: dict[str, Any]
-    hash: str
 
 
 @dataclass(frozen=True)
