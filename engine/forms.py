@@ -13,6 +13,7 @@ from engine.model import FormField
 
 FIELD_TYPES = ("string", "text", "long", "number", "boolean", "date", "datetime", "enum", "person", "persons", "file")
 MAX_TEXT = 20_000
+EMPTY: dict[str, Any] = {"persons": [], "string": "", "text": ""}
 TRUE = {"true", "1", "yes", "on", "是"}
 FALSE = {"false", "0", "no", "off", "否", ""}
 
@@ -189,7 +190,8 @@ def validate_form(
             if spec.required:
                 errors.append(FieldError(f"「{label}」为必填项", field=spec.id, rule="required"))
             else:
-                clean[spec.id] = None
+                # Keep the field's type so rules can use len(x) or x.strip() without guarding against None.
+                clean[spec.id] = EMPTY.get(spec.type)
             continue
         try:
             converted = _convert(spec, value, person_exists)

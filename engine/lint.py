@@ -131,6 +131,20 @@ def _config_problem(kind: str, name: str, config: str) -> str | None:
     return None
 
 
+def _field_id_issues(process: etree._Element) -> list[LintIssue]:
+    """Form field ids must not reuse a diagram element's id: Spiff's parser then misreads the field as a task."""
+    element_ids = {e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.tag.startswith(f"{{{BPMN}}}")
+                   and e.get("id")}
+    issues = []
+    for task in extract_model(process).user_tasks.values():
+        for form_field in task.form:
+            if form_field.id in element_ids:
+                issues.append(LintIssue("error", "field-id-clash",
+                                        f"form field '{form_field.id}' has the id of a diagram element; rename it",
+                                        task.id, task.line))
+    return issues
+
+
 def _task_issues(model: ProcedureModel) -> list[LintIssue]:
     issues = []
     for task in model.user_tasks.values():
@@ -232,7 +246,7 @@ def lint_document(
     executable = [p for p in processes if p.get("isExecutable") == "true"] or processes
     issues: list[LintIssue] = []
     for process in executable:
-        issues += _structure(process)
+        issues += _structure(process) + _field_id_issues(process)
     parsed: ParsedProcess | None = None
     model: ProcedureModel | None = None
     if not any(i.severity == "error" for i in issues):

@@ -148,7 +148,7 @@ def compliance(uow: UnitOfWork, *, process_id: str | None, org_unit_id: str | No
         raise NotFound(f"org unit {org_unit_id} does not exist")
     schedules = [s for s in uow.schedules.list(process_id) if scope is None or units[s.org_unit_id].startswith(scope)]
     started = uow.schedules.instances([s.id for s in schedules])
-    done = uow.schedules.completion_data([r.id for r in started if r.status == "completed"])
+    submitted = uow.schedules.submitted_data([r.id for r in started])
     by_period = {(r.schedule_id, r.period): r for r in started}
     rows = []
     for schedule in schedules:
@@ -157,8 +157,8 @@ def compliance(uow: UnitOfWork, *, process_id: str | None, org_unit_id: str | No
         stop = min(last or today, today)
         while period.start <= stop:
             instance = by_period.get((schedule.id, period.label))
-            status, done_on = _status(instance, done.get(instance.id, {}) if instance else {}, schedule.done_field,
-                                      period, today)
+            forms = submitted.get(instance.id, []) if instance else []
+            status, done_on = _status(instance, _last(forms, schedule.done_field), period, today)
             if instance is not None or status != "not_started" or period.start <= today:
                 rows.append(ComplianceRow(schedule.key, schedule.org_unit_id, schedule.process_id,
                                           dict(schedule.params), period.label, period.end, status,
@@ -167,14 +167,20 @@ def compliance(uow: UnitOfWork, *, process_id: str | None, org_unit_id: str | No
     return [r for r in rows if r.instance_id is not None or r.status != "not_started"]
 
 
-def _status(instance: Any, data: dict[str, Any], field: str, period: Period, today: date) -> tuple[str, str | None]:
+def _last(forms: list[dict[str, Any]], field: str) -> str | None:
+    """The last value a person entered for the done field (e.g. the minutes' held_on), as YYYY-MM-DD."""
+    for data in reversed(forms):
+        if data.get(field):
+            return str(data[field])[:10]
+    return None
+
+
+def _status(instance: Any, done_on: str | None, period: Period, today: date) -> tuple[str, str | None]:
+    """Done when someone entered the done date (even if follow-ups still run); missed when it never came."""
     if instance is None:
         return ("missed" if period.end < today else "not_started"), None
-    if instance.status == "completed":
-        done_on = str(data.get(field) or "")[:10] or None
-        if done_on is None and instance.ended_at is not None:
-            done_on = instance.ended_at.astimezone(SHANGHAI).date().isoformat()
-        return ("on_time" if done_on is not None and done_on <= period.end.isoformat() else "late"), done_on
-    if instance.status in ("cancelled", "error") or period.end < today:
+    if done_on is not None:
+        return ("on_time" if done_on <= period.end.isoformat() else "late"), done_on
+    if instance.status != "running" or period.end < today:
         return "missed", None
     return "open", None

@@ -463,9 +463,12 @@ class ScheduleRepository(_Repository):
             select(PI.c.schedule_id, PI.c.period, PI.c.id, PI.c.status, PI.c.ended_at)
             .where(PI.c.schedule_id.in_(schedule_ids)).order_by(PI.c.id)))
 
-    def completion_data(self, instance_ids: list[int]) -> dict[int, dict[str, Any]]:
-        """The final data recorded by each completed instance's instance_completed event."""
+    def submitted_data(self, instance_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The form data of every completed task of each instance, in order (from the history)."""
         rows = self.session.execute(
             select(Event.instance_id, Event.payload).where(Event.instance_id.in_(instance_ids),
-                                                          Event.type == "instance_completed"))
-        return {i: (p or {}).get("data", {}) for i, p in rows}
+                                                          Event.type == "task_completed").order_by(Event.id))
+        found: dict[int, list[dict[str, Any]]] = {}
+        for instance_id, payload in rows:
+            found.setdefault(instance_id, []).append((payload or {}).get("data") or {})
+        return found

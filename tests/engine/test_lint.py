@@ -465,3 +465,12 @@ def test_all_errors_are_reported_together() -> None:
     )
     found = codes(lint(body))
     assert {("bad-lean-class", "task"), ("bad-sla", "task"), ("no-lane", "orphan")} <= found
+
+
+def test_form_field_reusing_an_element_id_is_reported_before_spiff_misparses_it() -> None:
+    text = (DEMO / "branch_meeting.bpmn").read_text(encoding="utf-8").replace(
+        'camunda:formField id="agenda"', 'camunda:formField id="hold_meeting"')
+    report, parsed, _ = lint_document(load_bpmn(text.encode("utf-8")))
+    clash = [i for i in report.issues if i.code == "field-id-clash"]
+    assert [(i.element_id, i.severity) for i in clash] == [("prepare_agenda", "error")]
+    assert parsed is None
