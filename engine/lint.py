@@ -158,7 +158,9 @@ def _task_issues(model: ProcedureModel) -> list[LintIssue]:
             try:
                 durations.parse_deadline(task.sla)
             except InvalidInput as bad:
-                issues.append(LintIssue("error", "bad-sla", f"sla: {bad.message}", task.id, task.line))
+                # Not a duration: it may name a date in the data (e.g. action_due); then it must be safe code.
+                if ISO_LIKE.match(task.sla.strip().strip("'\"")) or check_code(task.sla, mode="eval"):
+                    issues.append(LintIssue("error", "bad-sla", f"sla: {bad.message}", task.id, task.line))
         field_ids = {f.id for f in task.form}
         for form_field in task.form:
             if form_field.type not in FIELD_TYPES:

@@ -13,6 +13,8 @@ from engine.workdays import WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PersonLookup = Callable[[str], dict[str, Any] | None]
+RoleLookup = Callable[[str, str], list[str]]  # (role, unit) -> person ids
+RolesOf = Callable[[str], list[tuple[str, str]]]  # person -> (role, unit) pairs
 
 
 def _day(value: Any) -> date:
@@ -32,8 +34,10 @@ def _day(value: Any) -> date:
     return date.fromisoformat(text[:10])
 
 
-def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | None = None) -> dict[str, Any]:
-    """Build the helper functions bound to one operation's time, calendar and organisation."""
+def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | None = None, *,
+                 org_unit: str | None = None, holders: RoleLookup | None = None,
+                 roles: RolesOf | None = None) -> dict[str, Any]:
+    """Build the helper functions bound to one operation's time, calendar, organisation and instance unit."""
     today = now.astimezone(SHANGHAI).date()
 
     def years_between(start: Any, end: Any = None) -> int:
@@ -72,7 +76,23 @@ def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | N
         """The records of several people."""
         return [lookup(i) for i in (ids or [])]
 
+    def unit() -> str | None:
+        """The org unit the instance runs at."""
+        return org_unit
+
+    def role_holders(role: str, at: str | None = None) -> list[str]:
+        """Who holds a role at a unit (default: the instance's unit)."""
+        where = at or org_unit
+        return holders(str(role), str(where)) if holders is not None and where else []
+
+    def roles_of(person_id: Any) -> list[list[str]]:
+        """The [role, unit] pairs a person holds today."""
+        return [[r, u] for r, u in roles(person_id)] if roles is not None and isinstance(person_id, str) else []
+
     return {
+        "unit": unit,
+        "holders": role_holders,
+        "roles_of": roles_of,
         "today": lambda: today.isoformat(),
         "age": years_between,
         "years_between": years_between,

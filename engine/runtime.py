@@ -9,8 +9,8 @@ from typing import Any
 
 from engine import durations
 from engine.checks import run_checks
-from engine.errors import CheckFailed, Conflict, InvalidInput, NotAllowed, NotFound
-from engine.forms import validate_form
+from engine.errors import CheckFailed, Conflict, InvalidInput, LeanFlowError, NotAllowed, NotFound
+from engine.forms import EMPTY, validate_form
 from engine.history import NewEvent, instance_chain
 from engine.model import ProcedureModel, UserTaskModel
 from engine.roles import ROLES
@@ -118,8 +118,8 @@ class Runtime:
 
     # -- sandbox ------------------------------------------------------------------------------------------
 
-    def sandbox_helpers(self, uow: UnitOfWork) -> dict[str, Any]:
-        """Helpers bound to this operation's time, calendar and organisation."""
+    def sandbox_helpers(self, uow: UnitOfWork, org_unit_id: str | None = None) -> dict[str, Any]:
+        """Helpers bound to this operation's time, calendar, organisation and the instance's unit."""
 
         def person(person_id: str) -> dict[str, Any] | None:
             found = uow.orgs.get_person(person_id)
@@ -130,10 +130,13 @@ class Runtime:
                     "birth_date": found.birth_date.isoformat() if found.birth_date else None,
                     **(found.attributes or {})}
 
-        return make_helpers(uow.now, uow.calendar, person)
+        day = uow.now.date()
+        return make_helpers(uow.now, uow.calendar, person, org_unit=org_unit_id,
+                            holders=lambda role, unit: uow.orgs.holders(role, unit, day),
+                            roles=lambda pid: [(r, u) for r, u, _ in uow.orgs.roles_of(pid, day)])
 
-    def _attach(self, uow: UnitOfWork, runner: Runner) -> None:
-        runner.workflow.script_engine = make_script_engine(self.sandbox_helpers(uow))
+    def _attach(self, uow: UnitOfWork, loaded: Loaded) -> None:
+        loaded.runner.workflow.script_engine = make_script_engine(self.sandbox_helpers(uow, loaded.org_unit_id))
 
     # -- operations ---------------------------------------------------------------------------------------
 
@@ -145,7 +148,7 @@ class Runtime:
         if unit is None:
             raise NotFound(f"org unit {org_unit_id} does not exist")
         data = {**apply_parameters(definition.model, data)}
-        engine = make_script_engine(self.sandbox_helpers(uow))
+        engine = make_script_engine(self.sandbox_helpers(uow, org_unit_id))
         with running_at(RunContext(uow.now, uow.calendar)):
             runner, changes = Runner.start(definition.parsed, engine, dict(data))
         instance = uow.instances.add(ProcessInstance(
@@ -178,12 +181,14 @@ class Runtime:
         clean, failures = validate_form(fields, submitted, current,
                                         lambda pid: uow.orgs.get_person(pid) is not None)
         if not failures and model and model.checks:
-            names = {**current, **clean}
-            sandbox = SandboxEnvironment(self.sandbox_helpers(uow))
+            # Every field of the form is a name the rules may use, even when left out of this submission.
+            blank = {f.id: EMPTY.get(f.type) for f in fields}
+            names = {**blank, **current, **clean}
+            sandbox = SandboxEnvironment(self.sandbox_helpers(uow, loaded.org_unit_id))
             failures = run_checks(model.checks, names, sandbox)
         if failures:
             raise CheckFailed(failures)
-        self._attach(uow, loaded.runner)
+        self._attach(uow, loaded)
         with running_at(RunContext(uow.now, uow.calendar)):
             changes = loaded.runner.complete(task.spiff_task_id, clean)
         uow.tasks.mark_completed(task.id, at=uow.now, by=person_id, assignee=task.assignee or person_id)
@@ -198,7 +203,7 @@ class Runtime:
         loaded = self.load(uow, instance_id)
         if loaded.status != "running":
             return 0
-        self._attach(uow, loaded.runner)
+        self._attach(uow, loaded)
         with running_at(RunContext(uow.now, uow.calendar)):
             changes = loaded.runner.fire_timers()
         self._apply(uow, loaded, changes, None)
@@ -370,12 +375,12 @@ class Runtime:
                 value = loaded.runner.task_data(change.task_id).get(user_task.assignee)
                 assignee = value if isinstance(value, str) else None
             if sla:
-                due = durations.due_after(uow.now, durations.parse_deadline(sla), uow.calendar).at
+                due = self._sla_due(uow, loaded, change.task_id, sla)
         deadlines = [d for spec, d in boundary_due.items() if d is not None and
                      (t := loaded.definition.model.timers.get(spec)) is not None and t.attached_to == change.spec
                      and t.interrupting]
-        if due is None and deadlines:
-            due = min(deadlines)
+        # The inbox shows the earliest date that matters: the step's SLA or a hard deadline, whichever comes first.
+        due = min([d for d in [due, *deadlines] if d is not None], default=None)
         return {
             "instance_id": loaded.instance_id, "spiff_task_id": change.task_id, "task_spec": change.spec,
             "name": change.name, "lane": user_task.lane if user_task else None, "role": role, "role_scope": scope,
@@ -383,6 +388,19 @@ class Runtime:
             "ready_at": uow.now, "claimed_at": uow.now if assignee else None, "due_at": due,
             "lean_class": lean, "sla": sla,
         }
+
+    def _sla_due(self, uow: UnitOfWork, loaded: Loaded, task_id: str, sla: str) -> datetime | None:
+        """An SLA is a duration (P3D, working_days(5)) or an expression naming a date in the data."""
+        try:
+            return durations.due_after(uow.now, durations.parse_deadline(sla), uow.calendar).at
+        except InvalidInput:
+            pass
+        sandbox = SandboxEnvironment(self.sandbox_helpers(uow, loaded.org_unit_id))
+        try:
+            value = sandbox.eval_expression(sla, loaded.runner.task_data(task_id))
+            return durations.parse_date(str(value)) if value else None
+        except LeanFlowError:
+            return None  # a step without a computable due date still reaches its people
 
     def _timer_event(self, uow: UnitOfWork, loaded: Loaded, change: TaskChange) -> None:
         chain = instance_chain(loaded.instance_id)

@@ -161,6 +161,15 @@ class OrgRepository(_Repository):
         rows = self.conn.execute(_ROLES_OF, {"person": person_id, "on": on})
         return [(r, u, p) for r, u, p in rows]
 
+    def holders(self, role: str, unit_id: str, on: date) -> list[str]:
+        """The ids of the people holding a role at exactly this unit on a date."""
+        return list(self.conn.execute(
+            select(RA.c.person_id).where(
+                RA.c.role == role, RA.c.org_unit_id == unit_id,
+                or_(RA.c.valid_from.is_(None), RA.c.valid_from <= on),
+                or_(RA.c.valid_to.is_(None), RA.c.valid_to >= on),
+            ).order_by(RA.c.person_id)).scalars())
+
     def person_exists(self, person_id: str) -> bool:
         """Tell whether a person id is known."""
         return self.conn.execute(select(Person.__table__.c.id).where(

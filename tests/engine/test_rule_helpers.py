@@ -33,7 +33,7 @@ H = helpers()
 
 def test_the_helper_names() -> None:
     assert set(H) == {"today", "age", "years_between", "months_between", "days_between", "add_months",
-                      "add_days", "working_days_between", "person", "people"}
+                      "add_days", "working_days_between", "person", "people", "unit", "holders", "roles_of"}
 
 
 # -- today and time zones ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from engine.errors import CheckFailed, Conflict, NotAllowed, NotFound
 from engine.service import WorkflowService
+from tests.conftest import START as START_OF_TEST  # noqa: E402
 
 AGENDA = {"agenda": "讨论发展党员", "meeting_date": "2026-03-02"}
 VOTE_PASS = {"expected": 10, "present": 8, "yes": 6}
@@ -162,3 +163,22 @@ def test_parameters_default_and_are_checked(service: WorkflowService) -> None:
     assert started.payload["data"] == {"rule_version": "2014"}
     with pytest.raises(InvalidInput, match="rule_version must be one of 2014, 2026-05"):
         service.start("branch_meeting", org_unit_id="b1", data={"rule_version": "1990"})
+
+
+def test_rules_see_every_form_field_and_the_organisation(service: WorkflowService) -> None:
+    from engine.rule_helpers import make_helpers
+    from engine.sandbox import SandboxEnvironment
+    from engine.workdays import WorkCalendar
+
+    with service.unit() as uow:
+        sandbox = SandboxEnvironment(service.runtime.sandbox_helpers(uow, "b1"))
+        assert sandbox.eval_expression("unit()", {}) == "b1"
+        assert sandbox.eval_expression("holders('secretary')", {}) == ["zhang"]
+        assert sandbox.eval_expression("holders('higher_committee', 'c1')", {}) == ["zhao"]
+        assert ["secretary", "b1"] in sandbox.eval_expression("roles_of('zhang')", {})
+    assert make_helpers(START_OF_TEST, WorkCalendar())["holders"]("secretary") == []  # no organisation bound
+    # written_yes is optional and left out: the quorum rule still evaluates instead of failing on a missing name.
+    instance = service.start("branch_meeting", org_unit_id="b1")
+    instance = service.complete(instance.open_tasks[0].id, person_id="zhang", data=AGENDA)
+    done = service.complete(instance.open_tasks[0].id, person_id="zhang", data={"expected": 4, "present": 3, "yes": 3})
+    assert done.status == "completed"
