@@ -97,6 +97,19 @@ def lint(ctx: Context, files: tuple[Path, ...]) -> None:
 
 
 @cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of in place.")
+def layout(file: Path, output: Path | None) -> None:
+    """Lay out a BPMN diagram: lanes as rows, stages as groups, fresh DI (in place unless -o)."""
+    from engine.layout import main as layout_main
+
+    code = layout_main([str(file)] + (["-o", str(output)] if output else []))
+    if code:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "actor", help="Who deploys.")
 @pass_ctx

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from leanflow.cli import main
-from tests.conftest import DEMO
+from tests.conftest import DEMO, FIXTURES
 
 
 class Cli:
@@ -130,3 +130,12 @@ def test_schedules_and_compliance_from_the_command_line(cli: Cli, tmp_path: Path
                                                                             ("b1", "2026-04", "open")}
     code, out, _ = cli("compliance")
     assert code == 0 and "missed" in out
+
+
+def test_layout_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "laid_out.bpmn"
+    with pytest.raises(SystemExit) as exited:
+        main(["layout", str(FIXTURES / "probation.bpmn"), "-o", str(out)])
+    assert exited.value.code == 0
+    assert b"BPMNDiagram" in out.read_bytes() and b"BPMNDiagram" not in (FIXTURES / "probation.bpmn").read_bytes()
+    assert "shapes" in capsys.readouterr().out
