@@ -12,7 +12,7 @@ from engine import durations
 from engine.errors import InvalidInput, LintIssue
 from engine.forms import FIELD_TYPES
 from engine.loader import BpmnDocument
-from engine.model import BPMN, ProcedureModel, extract_model, find_process
+from engine.model import BPMN, ProcedureModel, extract_document_model, extract_model, find_process
 from engine.roles import ROLES, SCOPES, Role
 from engine.sandbox import check_code
 from engine.spiff.parser import ParsedProcess, parse_process
@@ -259,7 +259,7 @@ def lint_document(
             parsed = result
     process = find_process(document.root, parsed.process_id) if parsed else executable[0]
     if process is not None:
-        model = extract_model(process)
+        model = extract_document_model(document.root, process)
         issues += (_role_issues(model, roles) + _task_issues(model) + _timer_issues(model) + _code_issues(model)
                    + _param_issues(model))
     report = LintReport(document.filename, model.process_id if model else None, document.sha256, issues)

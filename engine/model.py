@@ -284,6 +284,23 @@ def extract_model(process: etree._Element) -> ProcedureModel:
     )
 
 
+def extract_document_model(root: etree._Element, process: etree._Element) -> ProcedureModel:
+    """Read the model of the main process plus the processes it calls in the same file (their tasks run too)."""
+    main = extract_model(process)
+    others = [extract_model(p) for p in root.iter(f"{{{BPMN}}}process") if p is not process]
+    if not others:
+        return main
+    return ProcedureModel(
+        process_id=main.process_id,
+        name=main.name,
+        user_tasks={k: v for m in [*others, main] for k, v in m.user_tasks.items()},
+        timers={k: v for m in [*others, main] for k, v in m.timers.items()},
+        code=[c for m in [main, *others] for c in m.code],
+        lanes={k: v for m in [*others, main] for k, v in m.lanes.items()},
+        params=main.params,
+    )
+
+
 def find_process(root: etree._Element, process_id: str) -> etree._Element | None:
     """Find a bpmn:process by id."""
     for process in root.iter(f"{{{BPMN}}}process"):

@@ -66,6 +66,15 @@ def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | N
         count, _provisional = calendar.working_days_between(_day(start), _day(end) if end is not None else today)
         return count
 
+    def is_workday(day: Any) -> bool:
+        """Whether a date is a Chinese working day (holidays and make-up days included)."""
+        return calendar.is_workday(_day(day))
+
+    def add_working_days(start: Any, n: int) -> str:
+        """The date n working days after start (the start day itself is not counted)."""
+        begin = datetime.combine(_day(start), datetime.min.time(), SHANGHAI)
+        return calendar.add_working_days(begin, int(n)).at.date().isoformat()
+
     def lookup(person_id: Any) -> dict[str, Any]:
         """The person's public record (id, name, membership, attributes), or {} when unknown."""
         if person is None or not isinstance(person_id, str):
@@ -101,6 +110,8 @@ def make_helpers(now: datetime, calendar: WorkCalendar, person: PersonLookup | N
         "add_months": add_months,
         "add_days": add_days,
         "working_days_between": working_days_between,
+        "is_workday": is_workday,
+        "add_working_days": add_working_days,
         "person": lookup,
         "people": people,
     }

@@ -33,7 +33,7 @@ H = helpers()
 
 def test_the_helper_names() -> None:
     assert set(H) == {"today", "age", "years_between", "months_between", "days_between", "add_months",
-                      "add_days", "working_days_between", "person", "people", "unit", "holders", "roles_of"}
+                      "add_days", "working_days_between", "person", "people", "unit", "holders", "roles_of", "is_workday", "add_working_days"}
 
 
 # -- today and time zones ----------------------------------------------------------------------------------
@@ -196,3 +196,11 @@ def test_helpers_work_from_sandboxed_expressions() -> None:
 def test_a_helper_failing_in_the_sandbox_becomes_a_sandbox_error() -> None:
     with pytest.raises(SandboxError, match="ValueError"):
         SandboxEnvironment(H).eval_expression("age(birthday)", {"birthday": "昨天"})
+
+
+def test_working_day_helpers_know_the_holidays() -> None:
+    assert H["is_workday"]("2026-10-08") is True and H["is_workday"]("2026-10-01") is False
+    assert H["is_workday"]("2026-10-10") is True  # the make-up Saturday
+    # A 5-working-day notice published Monday 2026-09-28, counting the day it is published, ends 2026-10-09.
+    assert H["add_working_days"]("2026-09-28", 4) == "2026-10-09"
+    assert H["add_working_days"]("2026-09-30", 1) == "2026-10-08"
