@@ -40,8 +40,8 @@ def test_compliance_rolls_up_the_org_tree(library: WorkflowService, deploy: Call
     deploy("meeting")
     library.import_schedules(SCHEDULES.read_text(encoding="utf-8"), "schedules.yaml")
     library.tick()
-    [committee] = [i for i in library.instances(process_id="meeting")
-                   if i.org_unit_id == "zongcai1" and library.instance(i.id).data["meeting_type"] == "committee_meeting"]
+    [committee] = [i for i in library.instances(process_id="meeting") if i.org_unit_id == "zongcai1"
+                   and library.instance(i.id).data["meeting_type"] == "committee_meeting"]
     view = prepare(library, library.instance(committee.id), expected=COMMITTEE)
     view = library.complete(view.open_tasks[0].id, person_id="wangqiang",
                             data={"outcome": "held", "present": COMMITTEE, "absent": [], "absent_reasons": ""})
