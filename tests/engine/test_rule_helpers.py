@@ -33,7 +33,8 @@ H = helpers()
 
 def test_the_helper_names() -> None:
     assert set(H) == {"today", "age", "years_between", "months_between", "days_between", "add_months",
-                      "add_days", "working_days_between", "person", "people", "unit", "holders", "roles_of", "is_workday", "add_working_days"}
+                      "add_days", "working_days_between", "person", "people", "unit", "holders", "roles_of",
+                      "is_workday", "add_working_days"}
 
 
 # -- today and time zones ----------------------------------------------------------------------------------
