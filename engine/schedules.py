@@ -117,9 +117,10 @@ def save_schedules(uow: UnitOfWork, entries: list[dict[str, Any]], actor: str | 
             existing = uow.schedules.get_by_key(key)
             first = period_of(uow.now.astimezone(SHANGHAI).date(), months)
             next_start = existing.next_start if existing is not None else start_of(first.start)
+            since = existing.since if existing is not None else first.start
             row = uow.schedules.save(key, process_id=entry["process"], org_unit_id=str(unit_id), months=months,
                                      params=params, done_field=entry.get("done_field", "held_on"),
-                                     next_start=next_start, active=bool(entry.get("active", True)))
+                                     next_start=next_start, since=since, active=bool(entry.get("active", True)))
             saved.append(view(row))
     uow.record(SYSTEM_CHAIN, None, NewEvent("schedules_saved", uow.now, actor,
                                             payload={"keys": [s.key for s in saved]}))
@@ -152,8 +153,7 @@ def compliance(uow: UnitOfWork, *, process_id: str | None, org_unit_id: str | No
     by_period = {(r.schedule_id, r.period): r for r in started}
     rows = []
     for schedule in schedules:
-        begin = first or (schedule.next_start.astimezone(SHANGHAI).date() - relativedelta(years=1))
-        period = period_of(begin, schedule.months)
+        period = period_of(max(first or schedule.since, schedule.since), schedule.months)
         stop = min(last or today, today)
         while period.start <= stop:
             instance = by_period.get((schedule.id, period.label))

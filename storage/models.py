@@ -213,4 +213,6 @@ class Schedule(Base):
     params: Mapped[dict[str, Any]] = mapped_column()
     done_field: Mapped[str] = mapped_column(String(64))
     next_start: Mapped[datetime] = mapped_column(index=True)
+    # The first day the schedule applies to: periods before it are not counted as missed.
+    since: Mapped[date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

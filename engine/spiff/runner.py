@@ -14,7 +14,7 @@ from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 from engine.errors import Conflict, ExecutionError, NotFound, SandboxError
 from engine.spiff.parser import ParsedProcess
 from engine.spiff.pruning import prune
-from engine.spiff.timers import due_of, is_timer
+from engine.spiff.timers import cycle_due, cycle_fired, due_of, is_cycle, is_timer
 
 # SpiffWorkflow stops walking the tree at depth 1000 by default (SPIFFWORKFLOW.md §8.1).
 DEEP = 10**6
@@ -54,10 +54,11 @@ def _kind(task_spec: Any) -> str:
     return "other"
 
 
-def _snapshot(workflow: Any) -> dict[UUID, tuple[int, Any]]:
-    states = {tid: (t.state, t) for tid, t in workflow.tasks.items()}
+def _snapshot(workflow: Any) -> dict[UUID, tuple[int, Any, int]]:
+    """Each task's state, the task itself and, for a cycle timer, how often it has fired."""
+    states = {tid: (t.state, t, cycle_fired(t)) for tid, t in workflow.tasks.items()}
     for sub in workflow.subprocesses.values():
-        states.update({tid: (t.state, t) for tid, t in sub.tasks.items()})
+        states.update({tid: (t.state, t, cycle_fired(t)) for tid, t in sub.tasks.items()})
     return states
 
 
@@ -139,7 +140,8 @@ class Runner:
         # Pruning may forget last_task; the tasks now waiting carry the data of everything done before them.
         waiting = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=DEEP)
         merged: dict[str, Any] = {}
-        for task in waiting:
+        # Waiting timers may hold data from before a sub-process began; the ready frontier is newest, so last.
+        for task in sorted(waiting, key=lambda t: t.state == TaskState.READY):
             merged.update(task.data)
         if merged or not waiting:
             return merged or dict(self.workflow.task_tree.data)
@@ -183,7 +185,7 @@ class Runner:
             raise ExecutionError(_describe(exc)) from None
         return self._changes(before)
 
-    def _changes(self, before: dict[UUID, tuple[int, Any]]) -> list[TaskChange]:
+    def _changes(self, before: dict[UUID, tuple[int, Any, int]]) -> list[TaskChange]:
         changes: list[TaskChange] = []
         seen: set[UUID] = set()
         for task in self.workflow.get_tasks(max_depth=DEEP):
@@ -192,6 +194,15 @@ class Runner:
             if spec.bpmn_id is None:
                 continue
             old = before[task.id][0] if task.id in before else None
+            if is_cycle(spec):
+                # A cycle timer stays WAITING and fires by spawning its path again: report every firing, and
+                # not its completion once the repetitions are used up (that is no firing).
+                fired_before = before[task.id][2] if task.id in before else 0
+                for k in range(fired_before + 1, cycle_fired(task) + 1):
+                    changes.append(TaskChange(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, "timer",
+                                              "WAITING", "COMPLETED", cycle_due(task, k)))
+                if task.state == TaskState.COMPLETED:
+                    continue
             if old == task.state:
                 continue
             if task.state & (TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE):
@@ -210,9 +221,10 @@ class Runner:
                 )
             )
         after = _snapshot(self.workflow)
-        for task_id, (old, task) in before.items():
+        for task_id, (old, task, _) in before.items():
             # A waiting or ready task removed from the tree during the step was cancelled with its parent.
-            if task_id in seen or task_id in after or not task.state & DROPPABLE or task.task_spec.bpmn_id is None:
+            if (task_id in seen or task_id in after or not old & DROPPABLE or task.state & TaskState.COMPLETED
+                    or task.task_spec.bpmn_id is None):
                 continue
             spec = task.task_spec
             changes.append(TaskChange(task_id=str(task_id), spec=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (  # type: ignore[i
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.util.event import PendingBpmnEvent  # type: ignore[import-untyped]
 
 from engine import durations
 from engine.errors import InvalidInput
@@ -73,40 +74,102 @@ def resolve_date(task: Any, expression: str) -> datetime:
         return _as_datetime(_evaluate(task, expression))
 
 
-def _mark_due(task: Any, due: datetime, provisional: bool = False) -> None:
+# A task whose event definition is a MultipleEventDefinition (an event-based gateway, a multiple catch event)
+# holds several timers. Stock Spiff keeps every timer's due in the same event_value / event_fired keys, so the
+# first timer evaluated sets the due of all and the first listed always wins; LeanFlow gives each its own slot.
+SLOT_VALUE = "event_value_"
+SLOT_FIRED = "event_fired_"
+
+
+def _siblings(task: Any, definition: Any) -> tuple[int | None, list[Any]]:
+    """Return the definition's index among the task's multiple event definitions (None when it is alone)."""
+    multiple = getattr(task.task_spec, "event_definition", None)
+    if isinstance(multiple, MultipleEventDefinition):
+        for index, item in enumerate(multiple.event_definitions):
+            if item is definition:
+                return index, list(multiple.event_definitions) if not multiple.parallel else []
+    return None, []
+
+
+def _keys(index: int | None) -> tuple[str, str]:
+    if index is None:
+        return "event_value", "event_fired"
+    return f"{SLOT_VALUE}{index}", f"{SLOT_FIRED}{index}"
+
+
+def _mark_due(task: Any, due: datetime, provisional: bool = False, key: str = "event_value") -> None:
     # Stored in UTC so every due time in the history compares and sorts the same way.
-    task._set_internal_data(event_value=due.astimezone(UTC).isoformat())
+    task._set_internal_data(**{key: due.astimezone(UTC).isoformat()})
     if provisional:
         task._set_internal_data(provisional_calendar=True)
 
 
-def _fired(task: Any) -> bool:
-    due = datetime.fromisoformat(task._get_internal_data("event_value"))
+def _fired(task: Any, definition: Any) -> bool:
+    index, siblings = _siblings(task, definition)
+    value_key, fired_key = _keys(index)
+    due = datetime.fromisoformat(task._get_internal_data(value_key))
     # Due at or before now: a clock moved exactly to the due time fires it (stock Spiff needs now > due).
-    if due <= current().now:
-        task._set_internal_data(event_fired=True)
-    return bool(task._get_internal_data("event_fired", False))
+    if due <= current().now and not task._get_internal_data(fired_key, False):
+        # Of several timers past due at once (a gateway woken late), only the earliest fires (ties: the first).
+        for other_index, other in enumerate(siblings):
+            if other is definition or not isinstance(other, LeanTimeDate | LeanDuration):
+                continue
+            other._ensure_due(task)
+            other_due = datetime.fromisoformat(task._get_internal_data(_keys(other_index)[0]))
+            if other_due < due or (other_due == due and other_index < (index or 0)):
+                return False
+        task._set_internal_data(**{fired_key: True})
+    return bool(task._get_internal_data(fired_key, False))
 
 
 class LeanTimeDate(TimeDateEventDefinition):  # type: ignore[misc]
     """A timer at a fixed date or a date taken from the process data."""
 
+    def _ensure_due(self, my_task: Any) -> None:
+        key = _keys(_siblings(my_task, self)[0])[0]
+        if my_task._get_internal_data(key) is None and not _legacy(my_task, key):
+            _mark_due(my_task, resolve_date(my_task, self.expression), key=key)
+
     def has_fired(self, my_task: Any) -> bool:
-        if my_task._get_internal_data("event_value") is None:
-            _mark_due(my_task, resolve_date(my_task, self.expression))
-        return _fired(my_task)
+        self._ensure_due(my_task)
+        return _fired(my_task, self)
+
+    def details(self, my_task: Any) -> Any:
+        return _details(self, my_task)
 
 
 class LeanDuration(DurationTimerEventDefinition):  # type: ignore[misc]
     """A timer some calendar time or some working days after it starts waiting."""
 
-    def has_fired(self, my_task: Any) -> bool:
-        if my_task._get_internal_data("event_value") is None:
+    def _ensure_due(self, my_task: Any) -> None:
+        key = _keys(_siblings(my_task, self)[0])[0]
+        if my_task._get_internal_data(key) is None and not _legacy(my_task, key):
             context = current()
             deadline = resolve_deadline(my_task, self.expression)
             result = durations.due_after(context.now, deadline, context.calendar)
-            _mark_due(my_task, result.at, result.provisional)
-        return _fired(my_task)
+            _mark_due(my_task, result.at, result.provisional, key=key)
+
+    def has_fired(self, my_task: Any) -> bool:
+        self._ensure_due(my_task)
+        return _fired(my_task, self)
+
+    def details(self, my_task: Any) -> Any:
+        return _details(self, my_task)
+
+
+def _legacy(task: Any, key: str) -> bool:
+    """A gateway that started waiting before timers had slots keeps the one due it was given then."""
+    legacy = task.internal_data.get("event_value")
+    if key == "event_value" or not isinstance(legacy, str):
+        return False
+    task._set_internal_data(**{key: legacy})
+    return True
+
+
+def _details(definition: Any, task: Any) -> Any:
+    """What waiting_events() reports: this timer's own due, also inside an event-based gateway."""
+    key = _keys(_siblings(task, definition)[0])[0]
+    return PendingBpmnEvent(definition.name, type(definition).__name__, task._get_internal_data(key))
 
 
 class LeanCycle(CycleTimerEventDefinition):  # type: ignore[misc]
@@ -173,14 +236,42 @@ def _flatten(definition: Any) -> list[Any]:
 def due_of(task: Any) -> datetime | None:
     """Return when a waiting timer task is due, whatever kind it is (event gateways included)."""
     value = task.internal_data.get("event_value")
+    if value is None:
+        # Several timers on one task (an event-based gateway): the earliest is the one that fires.
+        slots = [_as_due(v) for k, v in task.internal_data.items() if k.startswith(SLOT_VALUE)]
+        dues = [d for d in slots if d is not None]
+        return min(dues) if dues else None
     if isinstance(value, dict):
         value = value.get("next") if value.get("cycles") != 0 else None
+    return _as_due(value)
+
+
+def _as_due(value: Any) -> datetime | None:
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value)
         except ValueError:
             return None
     return None
+
+
+def cycle_fired(task: Any) -> int:
+    """How many times a cycle timer task has fired so far (0 for any other task)."""
+    value = task.internal_data.get("event_value")
+    return int(value.get("k", 0)) if isinstance(value, dict) else 0
+
+
+def cycle_due(task: Any, k: int) -> datetime | None:
+    """The due time of a cycle timer's k-th firing (k from 1)."""
+    value = task.internal_data.get("event_value")
+    if not isinstance(value, dict) or "start" not in value:
+        return None
+    return _nth(datetime.fromisoformat(value["start"]), durations.parse_duration(value["period"]), k - 1)
+
+
+def is_cycle(task_spec: Any) -> bool:
+    """Tell whether a task spec waits on a repeating timer (it fires without changing state)."""
+    return isinstance(getattr(task_spec, "event_definition", None), CycleTimerEventDefinition)
 
 
 def is_timer(task_spec: Any) -> bool:

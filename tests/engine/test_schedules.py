@@ -80,3 +80,10 @@ def test_late_meeting_is_late_not_missed(service: WorkflowService) -> None:
     rows = {(r.org_unit_id, r.period): r for r in service.compliance(process_id="branch_meeting")}
     assert rows[("b1", "2026-Q1")].status == "late" and rows[("b1", "2026-Q1")].done_on == "2026-04-08"
     assert service.verify().ok
+
+
+def test_periods_before_the_schedule_began_are_not_missed(service: WorkflowService) -> None:
+    service.import_schedules(SCHEDULES, "schedules.yaml")
+    service.advance("P1D")
+    rows = service.compliance(process_id="branch_meeting", first=date(2025, 1, 1))
+    assert {r.period for r in rows} == {"2026-Q1"}

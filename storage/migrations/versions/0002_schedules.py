@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("done_field", sa.String(length=64), nullable=False),
         sa.Column("next_start", sa.DateTime(), nullable=False),
+        sa.Column("since", sa.Date(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["org_unit_id"], ["org_unit.id"], name=op.f("fk_schedule_org_unit_id_org_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule")),
