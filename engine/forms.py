@@ -160,13 +160,15 @@ def validate_form(
     submitted: Mapping[str, Any],
     current: Mapping[str, Any],
     person_exists: PersonExists,
+    *,
+    allow_unknown: bool = False,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Convert and check every field; return the clean values and every failure (not just the first)."""
     errors: list[FieldError] = []
     clean: dict[str, Any] = {}
     known = {f.id for f in fields}
     for key in submitted:
-        if fields and key not in known:
+        if fields and key not in known and not allow_unknown:
             errors.append(FieldError(f"未知字段「{key}」", field=key, rule="unknown"))
     for spec in fields:
         label = spec.label

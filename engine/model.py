@@ -97,6 +97,8 @@ class ProcedureModel:
     code: list[CodeModel]
     lanes: dict[str, dict[str, str]]
     params: dict[str, ProcessParameter] = field(default_factory=dict)
+    start_form: list[FormField] = field(default_factory=list)
+    start_checks: list[CheckRule] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (stored with the definition version)."""
@@ -109,7 +111,7 @@ class ProcedureModel:
             k: UserTaskModel(
                 **{
                     **v,
-                    "form": [FormField(**{**f, "options": [tuple(o) for o in f["options"]]}) for f in v["form"]],
+                    "form": [_field_from_dict(f) for f in v["form"]],
                     "checks": [CheckRule(**c) for c in v["checks"]],
                 }
             )
@@ -123,7 +125,13 @@ class ProcedureModel:
             code=[CodeModel(**c) for c in dct["code"]],
             lanes=dct["lanes"],
             params={k: ProcessParameter(**v) for k, v in dct.get("params", {}).items()},
+            start_form=[_field_from_dict(f) for f in dct.get("start_form", [])],
+            start_checks=[CheckRule(**c) for c in dct.get("start_checks", [])],
         )
+
+
+def _field_from_dict(dct: dict[str, Any]) -> FormField:
+    return FormField(**{**dct, "options": [tuple(o) for o in dct["options"]]})
 
 
 def _properties(element: etree._Element) -> dict[str, str]:
@@ -273,6 +281,11 @@ def extract_model(process: etree._Element) -> ProcedureModel:
         for t in user_tasks.values()
         for check in t.checks
     ]
+    # The start form: camunda:formData and check.* properties on the process's own start event.
+    starts = process.findall(f"{{{BPMN}}}startEvent")
+    start_form = [f for s in starts for f in _form(s)]
+    start_checks = [c for s in starts for c in _checks(_properties(s))]
+    code += [CodeModel(s.get("id", ""), "eval", c.rule, s.sourceline) for s in starts for c in _checks(_properties(s))]
     return ProcedureModel(
         process_id=process.get("id", ""),
         name=process.get("name") or process.get("id", ""),
@@ -281,6 +294,8 @@ def extract_model(process: etree._Element) -> ProcedureModel:
         code=code,
         lanes=lanes,
         params=_params(process),
+        start_form=start_form,
+        start_checks=start_checks,
     )
 
 
@@ -298,6 +313,8 @@ def extract_document_model(root: etree._Element, process: etree._Element) -> Pro
         code=[c for m in [main, *others] for c in m.code],
         lanes={k: v for m in [*others, main] for k, v in m.lanes.items()},
         params=main.params,
+        start_form=main.start_form,
+        start_checks=main.start_checks,
     )
 
 

@@ -147,7 +147,7 @@ class Runtime:
         unit = uow.orgs.get_unit(org_unit_id)
         if unit is None:
             raise NotFound(f"org unit {org_unit_id} does not exist")
-        data = {**apply_parameters(definition.model, data)}
+        data = self._start_data(uow, definition.model, org_unit_id, apply_parameters(definition.model, data))
         engine = make_script_engine(self.sandbox_helpers(uow, org_unit_id))
         with running_at(RunContext(uow.now, uow.calendar)):
             runner, changes = Runner.start(definition.parsed, engine, dict(data))
@@ -165,6 +165,21 @@ class Runtime:
         loaded = Loaded(instance.id, 0, definition, runner, org_unit_id, "running")
         self._apply(uow, loaded, changes, actor)
         return instance.id
+
+    def _start_data(self, uow: UnitOfWork, model: ProcedureModel, org_unit_id: str,
+                    data: dict[str, Any]) -> dict[str, Any]:
+        """Validate the start data against the start event's form and checks (other keys pass through)."""
+        if not model.start_form and not model.start_checks:
+            return data
+        clean, failures = validate_form(model.start_form, data, {}, uow.orgs.person_exists, allow_unknown=True)
+        merged = {**data, **clean}
+        if not failures and model.start_checks:
+            names = {**{f.id: EMPTY.get(f.type) for f in model.start_form}, **merged}
+            failures = run_checks(model.start_checks, names,
+                                  SandboxEnvironment(self.sandbox_helpers(uow, org_unit_id)))
+        if failures:
+            raise CheckFailed(failures)
+        return merged
 
     def complete(self, uow: UnitOfWork, task_id: int, person_id: str, submitted: dict[str, Any]) -> Loaded:
         """Validate and check the form, complete the task and run to the next wait state (all or nothing)."""
@@ -414,7 +429,8 @@ class Runtime:
         elif change.after == "COMPLETED":
             payload["fired_at"] = _iso(uow.now)
             uow.record(chain, loaded.instance_id, NewEvent("timer_fired", uow.now, None, change.task_id, payload))
-            if timer is not None and timer.attached_to:
+            # A repeating timer (R/P6M assessments) is the procedure's rhythm, not a missed deadline.
+            if timer is not None and timer.attached_to and timer.kind != "cycle":
                 kind = "deadline" if timer.interrupting else "reminder"
                 uow.record(chain, loaded.instance_id, NewEvent(
                     "escalation", uow.now, None, change.task_id,

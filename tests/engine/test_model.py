@@ -294,3 +294,23 @@ def test_process_name_defaults_to_its_id() -> None:
 def test_find_process_returns_none_for_an_unknown_id() -> None:
     doc = read_bpmn_file(DEMO / "branch_meeting.bpmn")
     assert find_process(doc.root, "no_such_process") is None
+
+
+def test_start_form_and_checks_are_read_from_the_start_event() -> None:
+    from engine.loader import load_bpmn
+    from engine.model import extract_model, find_process
+
+    text = (DEMO / "branch_meeting.bpmn").read_text(encoding="utf-8").replace(
+        '<bpmn:startEvent id="start" name="开始" />',
+        '<bpmn:startEvent id="start" name="开始"><bpmn:extensionElements><camunda:formData>'
+        '<camunda:formField id="chair" label="主持人" type="person"><camunda:validation>'
+        '<camunda:constraint name="required" /></camunda:validation></camunda:formField></camunda:formData>'
+        '<camunda:properties><camunda:property name="check.not_self" value="chair != &quot;nobody&quot;" />'
+        '<camunda:property name="check.not_self.message" value="主持人无效" /></camunda:properties>'
+        '</bpmn:extensionElements></bpmn:startEvent>')
+    root = load_bpmn(text.encode("utf-8")).root
+    model = extract_model(find_process(root, "branch_meeting"))
+    assert [(f.id, f.type, f.required) for f in model.start_form] == [("chair", "person", True)]
+    assert [(c.name, c.message) for c in model.start_checks] == [("not_self", "主持人无效")]
+    assert any(c.element_id == "start" for c in model.code)
+    assert type(model).from_dict(model.to_dict()) == model
