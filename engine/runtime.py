@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from engine import durations
 from engine.checks import run_checks
-from engine.errors import CheckFailed, Conflict, InvalidInput, LeanFlowError, NotAllowed, NotFound
+from engine.errors import CheckFailed, Conflict, InvalidInput, NotAllowed, NotFound
 from engine.forms import EMPTY, validate_form
 from engine.history import NewEvent, instance_chain
-from engine.model import ProcedureModel, UserTaskModel
-from engine.roles import ROLES
+from engine.model import ProcedureModel
+from engine.projection import Projection, jsonable
 from engine.rule_helpers import make_helpers
 from engine.sandbox import SandboxEnvironment, make_script_engine
 from engine.spiff.context import RunContext, running_at
@@ -161,7 +159,7 @@ class Runtime:
         uow.record(chain, instance.id, NewEvent(
             "instance_started", uow.now, actor,
             payload={"process_id": definition.process_id, "definition_id": definition.id, "org_unit": org_unit_id,
-                     "title": instance.title, "data": _jsonable(data)}))
+                     "title": instance.title, "data": jsonable(data)}))
         loaded = Loaded(instance.id, 0, definition, runner, org_unit_id, "running")
         self._apply(uow, loaded, changes, actor)
         return instance.id
@@ -209,7 +207,7 @@ class Runtime:
         uow.tasks.mark_completed(task.id, at=uow.now, by=person_id, assignee=task.assignee or person_id)
         uow.record(instance_chain(loaded.instance_id), loaded.instance_id, NewEvent(
             "task_completed", uow.now, person_id, task.spiff_task_id,
-            {"task": task.id, "spec": task.task_spec, "name": task.name, "data": _jsonable(clean)}))
+            {"task": task.id, "spec": task.task_spec, "name": task.name, "data": jsonable(clean)}))
         self._apply(uow, loaded, [c for c in changes if c.task_id != task.spiff_task_id], person_id)
         return loaded
 
@@ -321,40 +319,18 @@ class Runtime:
     def _apply(self, uow: UnitOfWork, loaded: Loaded, changes: list[TaskChange], actor: str | None,
                cancelled: tuple[str | None, str] | None = None) -> None:
         """Project changes onto inbox rows and history, prune, save the state with the version check."""
-        chain = instance_chain(loaded.instance_id)
-        model = loaded.definition.model
-        cancelled_user = any(c.kind == "user" and c.after == "CANCELLED" for c in changes)
-        open_rows = {spiff_id: (row_id, state) for row_id, spiff_id, state in
-                     (uow.tasks.open_for_instance(loaded.instance_id) if cancelled_user else [])}
-        boundary_due = {c.spec: c.due for c in changes if c.kind == "timer" and c.after == "WAITING"}
-        new_rows = []
-        for change in changes:
-            if change.kind == "user" and change.after == "READY" and change.task_id not in open_rows:
-                user_task = model.user_tasks.get(change.spec)
-                row = self._task_row(uow, loaded, change, user_task, boundary_due)
-                new_rows.append(row)
-                uow.record(chain, loaded.instance_id, NewEvent(
-                    "task_ready", uow.now, None, change.task_id,
-                    {"spec": change.spec, "name": change.name, "role": row["role"], "assignee": row["assignee"],
-                     "org_unit": row["org_unit_id"], "due_at": _iso(row["due_at"]), "lean_class": row["lean_class"],
-                     "sla": row["sla"]}))
-            elif change.kind == "user" and change.after == "CANCELLED" and change.task_id in open_rows:
-                uow.tasks.set(open_rows[change.task_id][0], state="cancelled", completed_at=uow.now)
-                uow.record(chain, loaded.instance_id, NewEvent(
-                    "task_cancelled", uow.now, actor, change.task_id, {"spec": change.spec, "name": change.name}))
-            elif change.kind == "timer":
-                self._timer_event(uow, loaded, change)
-        ids = uow.tasks.add_many(new_rows)
-        loaded.new_tasks = [{**row, "id": task_id} for row, task_id in zip(new_rows, ids, strict=True)]
+        projection = Projection(uow, instance_id=loaded.instance_id, org_unit_id=loaded.org_unit_id,
+                                model=loaded.definition.model, task_data=loaded.runner.task_data,
+                                sandbox=lambda: SandboxEnvironment(self.sandbox_helpers(uow, loaded.org_unit_id)))
+        loaded.new_tasks = projection.apply(changes, actor)
         status, ended_at = loaded.status, (loaded.row or {}).get("ended_at")
         if cancelled is not None:
             status, ended_at = "cancelled", uow.now
-            uow.record(chain, loaded.instance_id, NewEvent("instance_cancelled", uow.now, cancelled[0],
-                                                           payload={"reason": cancelled[1]}))
+            projection.record(NewEvent("instance_cancelled", uow.now, cancelled[0], payload={"reason": cancelled[1]}))
         elif loaded.runner.completed:
             status, ended_at = "completed", uow.now
-            uow.record(chain, loaded.instance_id, NewEvent("instance_completed", uow.now, actor,
-                                                           payload={"data": _jsonable(loaded.runner.data)}))
+            projection.record(NewEvent("instance_completed", uow.now, actor,
+                                       payload={"data": jsonable(loaded.runner.data)}))
         if self.prune:
             loaded.runner.prune()
         # The step's events and the chain's new head go out with the same UPDATE as the state.
@@ -375,69 +351,6 @@ class Runtime:
         loaded.status = status
         self._keep(loaded.instance_id, loaded.version, loaded.runner)
 
-    def _task_row(self, uow: UnitOfWork, loaded: Loaded, change: TaskChange, user_task: UserTaskModel | None,
-                  boundary_due: dict[str, datetime | None]) -> dict[str, Any]:
-        assignee = None
-        role = None
-        scope = "unit"
-        sla = lean = None
-        due: datetime | None = None
-        if user_task is not None:
-            role = user_task.role or (user_task.lane if user_task.lane in ROLES else None)
-            scope = user_task.scope
-            lean, sla = user_task.lean_class, user_task.sla
-            if user_task.assignee:
-                value = loaded.runner.task_data(change.task_id).get(user_task.assignee)
-                assignee = value if isinstance(value, str) else None
-            if sla:
-                due = self._sla_due(uow, loaded, change.task_id, sla)
-        deadlines = [d for spec, d in boundary_due.items() if d is not None and
-                     (t := loaded.definition.model.timers.get(spec)) is not None and t.attached_to == change.spec
-                     and t.interrupting]
-        # The inbox shows the earliest date that matters: the step's SLA or a hard deadline, whichever comes first.
-        due = min([d for d in [due, *deadlines] if d is not None], default=None)
-        return {
-            "instance_id": loaded.instance_id, "spiff_task_id": change.task_id, "task_spec": change.spec,
-            "name": change.name, "lane": user_task.lane if user_task else None, "role": role, "role_scope": scope,
-            "org_unit_id": loaded.org_unit_id, "assignee": assignee, "state": "claimed" if assignee else "ready",
-            "ready_at": uow.now, "claimed_at": uow.now if assignee else None, "due_at": due,
-            "lean_class": lean, "sla": sla,
-        }
-
-    def _sla_due(self, uow: UnitOfWork, loaded: Loaded, task_id: str, sla: str) -> datetime | None:
-        """An SLA is a duration (P3D, working_days(5)) or an expression naming a date in the data."""
-        try:
-            return durations.due_after(uow.now, durations.parse_deadline(sla), uow.calendar).at
-        except InvalidInput:
-            pass
-        sandbox = SandboxEnvironment(self.sandbox_helpers(uow, loaded.org_unit_id))
-        try:
-            value = sandbox.eval_expression(sla, loaded.runner.task_data(task_id))
-            return durations.parse_date(str(value)) if value else None
-        except LeanFlowError:
-            return None  # a step without a computable due date still reaches its people
-
-    def _timer_event(self, uow: UnitOfWork, loaded: Loaded, change: TaskChange) -> None:
-        chain = instance_chain(loaded.instance_id)
-        timer = loaded.definition.model.timers.get(change.spec)
-        payload: dict[str, Any] = {"spec": change.spec, "name": change.name, "due": _iso(change.due)}
-        if timer is not None and timer.attached_to:
-            payload.update(attached_to=timer.attached_to, interrupting=timer.interrupting)
-        if change.after == "WAITING" and change.before != "WAITING":
-            payload["provisional_calendar"] = change.provisional
-            uow.record(chain, loaded.instance_id, NewEvent("timer_due", uow.now, None, change.task_id, payload))
-        elif change.after == "COMPLETED":
-            payload["fired_at"] = _iso(uow.now)
-            uow.record(chain, loaded.instance_id, NewEvent("timer_fired", uow.now, None, change.task_id, payload))
-            # A repeating timer (R/P6M assessments) is the procedure's rhythm, not a missed deadline.
-            if timer is not None and timer.attached_to and timer.kind != "cycle":
-                kind = "deadline" if timer.interrupting else "reminder"
-                uow.record(chain, loaded.instance_id, NewEvent(
-                    "escalation", uow.now, None, change.task_id,
-                    {"kind": kind, "attached_to": timer.attached_to, "timer": change.spec, "due": _iso(change.due)}))
-        elif change.after == "CANCELLED" and change.before == "WAITING":
-            uow.record(chain, loaded.instance_id, NewEvent("timer_cancelled", uow.now, None, change.task_id, payload))
-
 
 def apply_parameters(model: ProcedureModel, data: dict[str, Any]) -> dict[str, Any]:
     """Fill in the procedure's parameters (rule version, local practice) from their defaults; refuse bad values."""
@@ -447,23 +360,6 @@ def apply_parameters(model: ProcedureModel, data: dict[str, Any]) -> dict[str, A
         if param.values and str(value) not in param.values:
             raise InvalidInput(f"parameter {param.name} must be one of {', '.join(param.values)}, not '{value}'")
     return merged
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _jsonable(value: Any) -> Any:
-    """Make data safe for the history's JSON (dates become ISO text)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items() if not callable(v)}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def parse_json_object(text: str | None) -> dict[str, Any]:
