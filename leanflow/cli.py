@@ -110,6 +110,23 @@ def layout(file: Path, output: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--instance", "instance_id", type=int, default=None, help="Colour the steps by this instance's state.")
+@click.option("--highlight", default=None, help="Element id to outline.")
+@pass_ctx
+def render(ctx: Context, file: Path, output: Path, instance_id: int | None, highlight: str | None) -> None:
+    """Draw a BPMN diagram as SVG from its DI, optionally coloured by an instance's progress."""
+    from engine.render import main as render_main
+
+    args = [str(file), "-o", str(output)] + (["--highlight", highlight] if highlight else [])
+    if instance_id is not None:
+        args += ["--instance", str(instance_id), "--db", ctx.db]
+    if render_main(args):
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "actor", help="Who deploys.")
 @pass_ctx

@@ -139,3 +139,13 @@ def test_layout_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert exited.value.code == 0
     assert b"BPMNDiagram" in out.read_bytes() and b"BPMNDiagram" not in (FIXTURES / "probation.bpmn").read_bytes()
     assert "shapes" in capsys.readouterr().out
+
+
+def test_render_an_instance_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    cli("deploy", str(DEMO / "branch_meeting.bpmn"))
+    started = cli.json("start", "branch_meeting", "--org", "b1")
+    out = tmp_path / "state.svg"
+    code, _, err = cli("render", str(DEMO / "branch_meeting.bpmn"), "-o", str(out), "--instance", str(started["id"]))
+    assert code == 0, err
+    svg = out.read_text(encoding="utf-8")
+    assert 'data-element-id="prepare_agenda"' in svg and "state-active" in svg

@@ -301,7 +301,7 @@ def test_start_form_and_checks_are_read_from_the_start_event() -> None:
     from engine.model import extract_model, find_process
 
     text = (DEMO / "branch_meeting.bpmn").read_text(encoding="utf-8").replace(
-        '<bpmn:startEvent id="start" name="开始" />',
+        '<bpmn:startEvent id="start" name="开始"/>',
         '<bpmn:startEvent id="start" name="开始"><bpmn:extensionElements><camunda:formData>'
         '<camunda:formField id="chair" label="主持人" type="person"><camunda:validation>'
         '<camunda:constraint name="required" /></camunda:validation></camunda:formField></camunda:formData>'
