@@ -141,3 +141,9 @@ def instance_chain(instance_id: int) -> str:
 
 
 SYSTEM_CHAIN = "system"
+
+
+def stored_event(e: Any) -> StoredEvent:
+    """Read a stored event row back as a StoredEvent."""
+    return StoredEvent(e.id, e.chain, e.chain_seq, e.instance_id, e.task_id, e.type, e.actor, e.at, e.payload,
+                       e.prev_hash, e.hash)

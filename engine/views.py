@@ -119,3 +119,16 @@ class TickResult:
     timers_fired: int
     failed: list[tuple[int, str]]
     now: datetime
+
+
+def task_view(t: Any) -> TaskView:
+    """Build a TaskView from a human task row."""
+    return TaskView(t.id, t.instance_id, t.spiff_task_id, t.task_spec, t.name, t.lane, t.role, t.org_unit_id,
+                    t.assignee, t.state, t.ready_at, t.claimed_at, t.opened_at, t.completed_at, t.due_at,
+                    t.completed_by, t.lean_class, t.sla)
+
+
+def instance_view(r: Any, tasks: list[TaskView], data: dict[str, Any]) -> InstanceView:
+    """Build an InstanceView from an instance row, its open tasks and its data."""
+    return InstanceView(r.id, r.process_id, r.definition_id, r.version, r.org_unit_id, r.title, r.business_key,
+                        r.status, r.started_by, r.started_at, r.ended_at, r.next_timer_due, r.error, tasks, data)
