@@ -216,3 +216,18 @@ class Schedule(Base):
     # The first day the schedule applies to: periods before it are not counted as missed.
     since: Mapped[date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ApiToken(Base):
+    """A bearer token of an API client: only the sha256 of the token is kept, never the token itself."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 (hex) of the whole token; a presented token is found by its hash, so no secret is ever compared.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

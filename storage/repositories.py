@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, sele
 from sqlalchemy.orm import Session
 
 from storage.models import (
+    ApiToken,
     CalendarOverride,
     ClockSetting,
     Event,
@@ -481,3 +482,28 @@ class ScheduleRepository(_Repository):
         for instance_id, payload in rows:
             found.setdefault(instance_id, []).append((payload or {}).get("data") or {})
         return found
+
+
+
+
+class ApiTokenRepository(_Repository):
+    """API tokens of people, found by the sha256 of the presented token."""
+
+    def add(self, token: ApiToken) -> ApiToken:
+        """Add a new token row and give it its id."""
+        self.session.add(token)
+        self.session.flush()
+        return token
+
+    def get(self, token_id: int) -> ApiToken | None:
+        """Return a token by id."""
+        return self.session.get(ApiToken, token_id)
+
+    def by_hash(self, token_hash: str) -> ApiToken | None:
+        """Return the token whose sha256 this is (revoked or not)."""
+        return self.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).one_or_none()
+
+    def for_person(self, person_id: str) -> Sequence[ApiToken]:
+        """List a person's tokens, oldest first."""
+        return self.session.scalars(select(ApiToken).where(ApiToken.person_id == person_id)
+                                    .order_by(ApiToken.id)).all()

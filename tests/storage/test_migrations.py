@@ -14,7 +14,7 @@ def test_empty_database_upgrades_to_head_and_matches_models(database_url: str) -
     engine = make_engine(database_url)
     assert current_revision(engine) is None
     upgrade_to_head(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
