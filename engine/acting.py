@@ -196,6 +196,29 @@ class Acting:
                     if who.may_read_unit(paths.get(r.org_unit_id, "")) or r.started_by == person_id
                     or r.id in mine]
 
+    def lint_diagram(self, content: bytes, filename: str, report: LintReport) -> str | None:
+        """Draw an uploaded file's diagram with its lint findings on the elements (red errors, amber warnings)."""
+        from engine import render
+
+        try:
+            document = load_bpmn(content, filename=filename, max_bytes=self.settings.max_bpmn_bytes)
+        except LoadError:
+            return None
+        found: dict[str, list[LintIssue]] = {}
+        for issue in report.issues:
+            if issue.element_id:
+                found.setdefault(issue.element_id, []).append(issue)
+        overlays = {
+            element: render.Overlay(
+                fill="#ffcdd2" if any(i.severity == "error" for i in issues) else "#ffe0b2",
+                badge=str(len(issues)), title="; ".join(i.message for i in issues))
+            for element, issues in found.items()
+        }
+        try:
+            return render.render_svg(document.root, overlays=overlays)
+        except (render.NoDiagram, ValueError):
+            return None
+
     def diagram_as(self, person_id: str, instance_id: int, *, highlight: str | None = None) -> str | None:
         """Return the SVG of an instance's diagram coloured by its history, or None when the file has no DI."""
         from engine import render

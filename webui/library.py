@@ -41,7 +41,8 @@ def lint() -> str | tuple[str, int]:
     report = workflow().lint_bytes(content, filename)
     staged = store().stage(content) if report.ok else None
     return render_template("library/lint.html", report=report, staged=staged, filename=filename,
-                           latest=_latest(report.process_id)), 200 if report.ok else 422
+                           latest=_latest(report.process_id),
+                           diagram=workflow().lint_diagram(content, filename, report)), 200 if report.ok else 422
 
 
 @bp.post("/deploy")

@@ -61,6 +61,12 @@ def test_lint_errors_are_listed_element_by_element_and_block_deployment(client: 
     assert ["错误", "hold_meeting", "bad-lean-class"] in [r[:3] for r in rows]
     assert sorted(r[1] for r in rows if r[2] == "unknown-role") == ["hold_meeting", "prepare_agenda"]
     assert soup(report).select_one("form[action='/library/deploy']") is None
+    # The findings are drawn on the diagram: each faulty element is marked, and its report row points at it.
+    figure = soup(report).select_one("figure.diagram")
+    assert figure is not None
+    marked = {b["data-badge-for"] for b in figure.select("[data-badge-for]")}
+    assert {"hold_meeting", "prepare_agenda"} <= marked
+    assert {tr["data-element-id"] for tr in soup(report).select("tr.issue-error")} >= {"hold_meeting"}
     garbage = _upload(client, b"<bpmn:definitions", "garbage.bpmn")
     assert garbage.status_code == 422 and "load-error" in text(garbage)
 
