@@ -18,6 +18,8 @@ from engine.unit_of_work import UnitOfWork
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CADENCES = {1: "monthly", 3: "quarterly", 6: "half-yearly", 12: "yearly"}
 # Cadences of 三会一课 and the theme party day (PROCEDURES.md §2.0); a schedule file may change them per unit.
+MEETING_LABELS = {"branch_member_meeting": "支部党员大会", "committee_meeting": "支部委员会会议",
+                  "group_meeting": "党小组会", "party_lecture": "党课", "theme_day": "主题党日"}
 MEETING_CADENCE = {"branch_member_meeting": 3, "party_lecture": 3, "committee_meeting": 1, "group_meeting": 1,
                    "theme_day": 1}
 
@@ -131,6 +133,12 @@ def view(row: Any) -> ScheduleView:
     """Turn a schedule row into its view."""
     return ScheduleView(row.key, row.process_id, row.org_unit_id, CADENCES[row.months], dict(row.params),
                         row.next_start, row.active)
+
+
+def period_title(row: Any, procedure: str, unit: str, period: Period) -> str:
+    """Name a period's instance so a list of them can be told apart: "支部委员会会议 · 综采一队党支部 · 2026-04"."""
+    what = MEETING_LABELS.get(str(row.params.get("meeting_type")), procedure)
+    return f"{what} · {unit} · {period.label}"
 
 
 def period_data(row: Any, period: Period) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from engine import durations, schedules
 from engine.clock import VirtualClock
@@ -10,6 +11,12 @@ from engine.errors import Conflict, InvalidInput, LeanFlowError, NotAllowed, Not
 from engine.history import SYSTEM_CHAIN, NewEvent, instance_chain
 from engine.views import ClockView, TickResult
 from engine.workdays import WorkCalendar
+
+
+def unit_name(uow: Any, unit_id: str) -> str:
+    """The name of an org unit, or its id when unknown."""
+    unit = uow.orgs.get_unit(unit_id)
+    return unit.name if unit is not None else unit_id
 
 
 class Timekeeping:
@@ -164,9 +171,10 @@ class Timekeeping:
                         if definition_row is None:
                             raise NotFound(f"schedule {key}: procedure {row.process_id} is not deployed")
                         definition = self.runtime.definition(uow, definition_row.id)
+                        title = schedules.period_title(row, definition.name, unit_name(uow, row.org_unit_id),
+                                                       period)
                         self.runtime.start(uow, definition, org_unit_id=row.org_unit_id,
-                                           data=schedules.period_data(row, period), actor=None,
-                                           title=f"{definition.name} {period.label}",
+                                           data=schedules.period_data(row, period), actor=None, title=title,
                                            business_key=f"{key}@{period.label}", schedule_id=row.id,
                                            period=period.label)
                         row.next_start = schedules.start_of(period.end + timedelta(days=1))

@@ -407,16 +407,88 @@ def calendar_show(ctx: Context, day: datetime) -> None:
 
 
 @cli.command()
-@click.option("--db", "db_path", default="leanflow-demo.db", show_default=True, type=click.Path(path_type=Path),
-              help="SQLite file to create (replaced if it exists).")
-def demo(db_path: Path) -> None:
-    """Run the scripted demo on a fresh SQLite database."""
-    from leanflow.demo import demo_hint, run_demo
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
+@click.option("--files", type=click.Path(file_okay=False, path_type=Path), envvar="LEANFLOW_UPLOAD_FOLDER",
+              default=None, help="Folder for attachments and uploads (default: the app's instance/files).")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, threads: int, files: Path | None) -> None:
+    """Serve the web UI on the --db database with waitress (Ctrl-C stops it)."""
+    from leanflow.serve import Server, make_app, secret_key
 
-    service = run_demo(db_path, click.echo)
+    app = make_app(ctx.db, secret=secret_key(_warn), upload_folder=files)
+    Server(app, host=host, port=port, threads=threads).run(click.echo)
+
+
+@cli.command()
+@click.option("--db", "db_path", default="leanflow-demo.db", show_default=True, type=click.Path(path_type=Path),
+              help="SQLite file to create (replaced if it exists); attachments go to NAME-files/ beside it.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the web UI on 127.0.0.1.")
+@click.option("--password", default=None, help="Everyone's password (default: demo1234).")
+@click.option("--no-serve", is_flag=True, help="Only create the database; do not start the web UI.")
+def demo(db_path: Path, port: int, password: str | None, no_serve: bool) -> None:
+    """Create the demo database (the coal mine, every procedure, ~100 cases) and serve it on 127.0.0.1."""
+    import shutil
+
+    from leanflow.demo import DEFAULT_PASSWORD, demo_hint, file_store, logins, run_demo
+
+    password = password or DEFAULT_PASSWORD
+    files = db_path.with_name(f"{db_path.stem}-files")
+    shutil.rmtree(files, ignore_errors=True)
+    service = run_demo(db_path, click.echo, password=password, files=file_store(files))
+    rows = [[role, pid, name, unit, password] for role, pid, name, unit in logins(service)]
     if service.db_engine is not None:
         service.db_engine.dispose()
-    click.echo(demo_hint(db_path))
+    click.echo("")
+    table(rows, ["role", "login", "name", "unit", "password"])
+    click.echo("")
+    if no_serve:
+        click.echo(demo_hint(db_path))
+        return
+    from leanflow.serve import Server, make_app, secret_key
+
+    app = make_app(f"sqlite:///{db_path.resolve()}", secret=secret_key(_warn), upload_folder=files.resolve())
+    server = Server(app, host="127.0.0.1", port=port)
+    click.echo(f"open {server.url}/login and log in as one of the people above")
+    server.run(click.echo)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def users(click_ctx: click.Context, as_json: bool) -> None:
+    """List the logins: person, name, unit, roles, whether a password is set."""
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    if click_ctx.invoked_subcommand is not None:
+        return
+    views = ctx.service.users()
+    if as_json or ctx.as_json:
+        emit_json(views)
+        return
+    units = {u.id: u.name for u in ctx.service.org_units()}
+    table([[v.id, v.name, units.get(v.org_unit_id or "", "-"), ", ".join(f"{r}@{u}" for r, u in v.roles) or "-",
+            "yes" if v.has_password else "no"] + ([] if v.active else ["inactive"]) for v in views],
+          ["person", "name", "unit", "roles", "password"])
+
+
+@users.command("set-password")
+@click.argument("person_id")
+@click.option("--password", default=None, help="The new password (prompted for when left out).")
+@click.option("--as", "actor", default=None, help="Who sets it (recorded in the history).")
+@pass_ctx
+def users_set_password(ctx: Context, person_id: str, password: str | None, actor: str | None) -> None:
+    """Set a person's password (at least 8 characters); their open sessions end."""
+    if password is None:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    ctx.service.set_password(person_id, password, actor=actor)
+    click.echo(f"password set for {person_id}")
+
+
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _show_tick(ctx: Context, result: Any) -> None:

@@ -158,6 +158,32 @@ def pretty(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=1, default=str)
 
 
+def sla_text(value: str | None) -> str:
+    """Say an SLA as people do: working_days(5) → "5 个工作日", P3D → "3 天"; other forms as written."""
+    if not value:
+        return ""
+    from engine.durations import CalendarDuration, WorkingDays, parse_deadline
+    from engine.errors import InvalidInput
+
+    try:
+        deadline = parse_deadline(value)
+    except InvalidInput:
+        return value
+    if isinstance(deadline, WorkingDays):
+        return _("%(n)s 个工作日", n=deadline.n)
+    if isinstance(deadline, CalendarDuration):
+        return when_span(deadline)
+    return value
+
+
+def when_span(d: Any) -> str:
+    """An ISO duration in words (years, months, weeks, days, hours)."""
+    parts = [(d.years, _("%(n)s 年", n=d.years)), (d.months, _("%(n)s 个月", n=d.months)),
+             (d.weeks, _("%(n)s 周", n=d.weeks)), (d.days, _("%(n)s 天", n=d.days)),
+             (d.hours, _("%(n)s 小时", n=d.hours))]
+    return " ".join(text for n, text in parts if n) or d.iso()
+
+
 def init_app(app: Flask) -> None:
     """Register the filters and globals the templates use."""
     app.add_template_filter(when)
@@ -169,6 +195,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(event_label)
     app.add_template_filter(state_label)
     app.add_template_filter(pretty)
+    app.add_template_filter(sla_text)
     app.add_template_global(due)
     app.add_template_global(done_vs_due)
     app.add_template_global(clock)

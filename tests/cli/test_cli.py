@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,20 @@ def test_render_an_instance_from_the_command_line(cli: Cli, tmp_path: Path) -> N
     assert code == 0, err
     svg = out.read_text(encoding="utf-8")
     assert 'data-element-id="prepare_agenda"' in svg and "state-active" in svg
+
+
+def test_users_lists_logins_and_sets_passwords(cli: Cli) -> None:
+    code, out, _ = cli("users")
+    assert code == 0
+    assert re.search(r"zhang\s+张书记\s+第一党支部\s+secretary@b1, member@b1\s+no", out), out
+    listed = cli.json("users")
+    assert [(u["id"], u["has_password"]) for u in listed][:1] == [("li", False)]
+    assert cli.json("users") == json.loads(cli("users", "--json")[1])  # --json before or after the verb
+
+    code, _, err = cli("users", "set-password", "zhang", "--password", "short")
+    assert code == 2 and "至少 8 个字符" in err  # invalid input, as a usage error
+    code, _, err = cli("users", "set-password", "nobody", "--password", "long-enough")
+    assert code == 1 and "nobody" in err
+    code, out, _ = cli("users", "set-password", "zhang", "--password", "long-enough", "--as", "zhao")
+    assert code == 0 and "password set for zhang" in out
+    assert {u["id"]: u["has_password"] for u in cli.json("users")}["zhang"] is True

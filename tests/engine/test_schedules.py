@@ -87,3 +87,11 @@ def test_periods_before_the_schedule_began_are_not_missed(service: WorkflowServi
     service.advance("P1D")
     rows = service.compliance(process_id="branch_meeting", first=date(2025, 1, 1))
     assert {r.period for r in rows} == {"2026-Q1"}
+
+
+def test_period_instances_are_named_by_what_unit_and_period(service: WorkflowService) -> None:
+    service.import_schedules("- {process: branch_meeting, unit: b1, cadence: monthly, "
+                             "params: {meeting_type: committee_meeting}}", "s.yaml")
+    service.tick()
+    [instance] = service.instances(process_id="branch_meeting")
+    assert instance.title == "支部委员会会议 · 第一党支部 · 2026-03"

@@ -1,10 +1,18 @@
-// Scroll each diagram so that the highlighted step, or else the first active one, is in view.
-document.querySelectorAll("figure.diagram").forEach(function (figure) {
+// Each diagram fits the width unless that would make it unreadable (a very wide procedure): then it keeps its
+// actual size and scrolls to the highlighted step, or else the first active one. A click switches between the two.
+function centre(figure) {
   var target = figure.querySelector(".lf-highlight") || figure.querySelector(".state-active");
   if (!target) { return; }
   var box = target.getBoundingClientRect(), frame = figure.getBoundingClientRect();
   figure.scrollLeft += box.left - frame.left - (frame.width - box.width) / 2;
   figure.scrollTop += box.top - frame.top - (frame.height - box.height) / 2;
+}
+document.querySelectorAll("figure.diagram").forEach(function (figure) {
+  var svg = figure.querySelector("svg");
+  if (!svg) { return; }
+  var natural = svg.viewBox && svg.viewBox.baseVal ? svg.viewBox.baseVal.width : svg.getBoundingClientRect().width;
+  if (natural > 2.5 * figure.clientWidth) { figure.classList.add("actual"); centre(figure); }
+  svg.addEventListener("click", function () { figure.classList.toggle("actual"); centre(figure); });
 });
 
 // A lint report row names a diagram element: clicking it (or Enter) outlines that element and brings it into view.
