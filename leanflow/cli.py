@@ -330,6 +330,54 @@ def tick(ctx: Context) -> None:
     _show_tick(ctx, ctx.service.tick())
 
 
+@cli.group("tokens")
+def tokens_group() -> None:
+    """API tokens (Authorization: Bearer ...) for /api/v1."""
+
+
+@tokens_group.command("issue")
+@click.option("--user", required=True, help="Person the token acts as (with their rights).")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--as", "actor", help="Who issues it.")
+@pass_ctx
+def tokens_issue(ctx: Context, user: str, name: str, actor: str | None) -> None:
+    """Issue a token and print its secret once (only its hash is kept)."""
+    from engine.tokens import issue_token
+
+    issued = issue_token(ctx.service, user, name=name, actor=actor)
+    if ctx.as_json:
+        emit_json({"id": issued.token.id, "person_id": user, "name": name, "secret": issued.secret})
+    else:
+        click.echo(f"token {issued.token.id} for {user} ({name}); shown once, keep it safe:\n{issued.secret}")
+
+
+@tokens_group.command("list")
+@click.option("--user", required=True)
+@pass_ctx
+def tokens_list(ctx: Context, user: str) -> None:
+    """List a person's tokens (never their secrets)."""
+    from engine.tokens import tokens_of
+
+    views = tokens_of(ctx.service, user)
+    if ctx.as_json:
+        emit_json(views)
+        return
+    table([[str(v.id), v.name, when(v.created_at), when(v.last_used_at), "yes" if v.revoked else "no"]
+           for v in views], ["id", "name", "created", "last used", "revoked"])
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--as", "actor", help="Who revokes it.")
+@pass_ctx
+def tokens_revoke(ctx: Context, token_id: int, actor: str | None) -> None:
+    """Revoke a token."""
+    from engine.tokens import revoke_token
+
+    view = revoke_token(ctx.service, token_id, actor=actor)
+    click.echo(f"token {view.id} ({view.name}) of {view.person_id} revoked")
+
+
 @cli.group("schedule")
 def schedule_group() -> None:
     """Recurring procedures per org unit (e.g. 三会一课 at their cadence)."""

@@ -125,6 +125,9 @@ def test_organisation_department_lints_deploys_and_starts_a_procedure(page: Page
     expect(page.locator("[role=status]")).to_contain_text("检查未通过：1 个错误")
     expect(page.locator("tr.issue-error")).to_contain_text("bad-lean-class")
     expect(page.locator("form[action='/library/deploy']")).to_have_count(0)
+    # Clicking the finding outlines its element on the uploaded diagram.
+    page.locator("tr.issue-error").first.click()
+    expect(page.locator("figure.diagram [data-element-id='prepare_agenda'].lf-picked")).to_have_count(1)
 
     page.get_by_role("link", name="修改后重新上传").click()
     page.set_input_files("#bpmn", files=[{"name": "branch_meeting.bpmn", "mimeType": "application/xml",

@@ -167,3 +167,14 @@ def test_users_lists_logins_and_sets_passwords(cli: Cli) -> None:
     code, out, _ = cli("users", "set-password", "zhang", "--password", "long-enough", "--as", "zhao")
     assert code == 0 and "password set for zhang" in out
     assert {u["id"]: u["has_password"] for u in cli.json("users")}["zhang"] is True
+
+
+def test_api_tokens_from_the_command_line(cli: Cli) -> None:
+    issued = cli.json("tokens", "issue", "--user", "zhang", "--name", "手机端")
+    assert issued["secret"].startswith("lf_") and issued["person_id"] == "zhang"
+    [listed] = cli.json("tokens", "list", "--user", "zhang")
+    assert listed["name"] == "手机端" and "secret" not in listed and listed["revoked_at"] is None
+    assert cli("tokens", "revoke", str(listed["id"]))[0] == 0
+    assert cli.json("tokens", "list", "--user", "zhang")[0]["revoked_at"] is not None
+    code, _, err = cli("tokens", "issue", "--user", "nobody")
+    assert code == 1 and "nobody" in err
