@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from engine.clock import VirtualClock
-from engine.errors import CheckFailed, ExecutionError
+from engine.errors import ExecutionError
 from engine.service import WorkflowService
-from engine.views import InstanceView, TaskView
+from tests.processes.steps import complete, fired, open_task, refused, specs
 
 PROCESS = "branch_assessment"
 # Tuesday 2026-09-01 09:00 Beijing time.
@@ -35,35 +35,6 @@ def stars(library: WorkflowService, deploy: Callable[[str], None], library_clock
     deploy(PROCESS)
     library_clock.set(START)
     return library
-
-
-def open_task(service: WorkflowService, instance_id: int, spec: str) -> TaskView:
-    [task] = [t for t in service.instance(instance_id).open_tasks if t.task_spec == spec]
-    return task
-
-
-def complete(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> InstanceView:
-    return service.complete(open_task(service, instance_id, spec).id, person_id=person, data=data)
-
-
-def refused(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> list[str]:
-    """Submit bad data: the step is refused, the instance and the task are unchanged; return the messages."""
-    task = open_task(service, instance_id, spec)
-    before = service.instance(instance_id)
-    with pytest.raises(CheckFailed) as failed:
-        service.complete(task.id, person_id=person, data=data)
-    after = service.instance(instance_id)
-    assert (after.version, after.data, after.status) == (before.version, before.data, before.status)
-    assert service.task(task.id).state in ("ready", "claimed")
-    return [f.message for f in failed.value.failures]
-
-
-def specs(instance: InstanceView) -> list[str]:
-    return sorted(t.task_spec for t in instance.open_tasks)
-
-
-def fired(service: WorkflowService, instance_id: int) -> list[tuple[str, str]]:
-    return [(e.payload["spec"], e.payload["due"]) for e in service.history(instance_id) if e.type == "timer_fired"]
 
 
 def to_decision(service: WorkflowService, **params: Any) -> int:

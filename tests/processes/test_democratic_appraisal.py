@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from engine.clock import VirtualClock
-from engine.errors import CheckFailed
 from engine.service import WorkflowService
-from engine.views import InstanceView, TaskView
+from tests.processes.steps import complete, open_task, refused, specs
 
 PROCESS = "democratic_appraisal"
 # Tuesday 2026-12-01 09:00 Beijing time.
@@ -34,33 +32,6 @@ def da(library: WorkflowService, deploy: Callable[[str], None], library_clock: V
     deploy(PROCESS)
     library_clock.set(START)
     return library
-
-
-def open_task(service: WorkflowService, instance_id: int, spec: str, person: str | None = None) -> TaskView:
-    """The one open task of that step (a member's own, for the self-evaluation every member gets)."""
-    [task] = [t for t in service.instance(instance_id).open_tasks
-              if t.task_spec == spec and t.assignee in (None, person)]
-    return task
-
-
-def complete(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> InstanceView:
-    return service.complete(open_task(service, instance_id, spec, person).id, person_id=person, data=data)
-
-
-def refused(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> list[str]:
-    """Submit bad data: the step is refused, the instance and the task are unchanged; return the messages."""
-    task = open_task(service, instance_id, spec, person)
-    before = service.instance(instance_id)
-    with pytest.raises(CheckFailed) as failed:
-        service.complete(task.id, person_id=person, data=data)
-    after = service.instance(instance_id)
-    assert (after.version, after.data, after.status) == (before.version, before.data, before.status)
-    assert service.task(task.id).state in ("ready", "claimed")
-    return [f.message for f in failed.value.failures]
-
-
-def specs(instance: InstanceView) -> list[str]:
-    return sorted(t.task_spec for t in instance.open_tasks)
 
 
 def self_evaluate(service: WorkflowService, instance_id: int) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from engine.clock import VirtualClock
-from engine.errors import CheckFailed
 from engine.service import WorkflowService
-from engine.views import InstanceView, TaskView
+from tests.processes.steps import complete, open_task, refused, specs
 
 PROCESS = "organisational_life_meeting"
 # Monday 2026-10-12 09:00 Beijing time: the plan goes up in Q4, 24 days before the meeting.
@@ -40,31 +38,6 @@ def olm(library: WorkflowService, deploy: Callable[[str], None], library_clock: 
     deploy(PROCESS)
     library_clock.set(PLAN_DAY)
     return library
-
-
-def open_task(service: WorkflowService, instance_id: int, spec: str) -> TaskView:
-    [task] = [t for t in service.instance(instance_id).open_tasks if t.task_spec == spec]
-    return task
-
-
-def complete(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> InstanceView:
-    return service.complete(open_task(service, instance_id, spec).id, person_id=person, data=data)
-
-
-def refused(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> list[str]:
-    """Submit bad data: the step is refused, the instance and the task are unchanged; return the messages."""
-    task = open_task(service, instance_id, spec)
-    before = service.instance(instance_id)
-    with pytest.raises(CheckFailed) as failed:
-        service.complete(task.id, person_id=person, data=data)
-    after = service.instance(instance_id)
-    assert (after.version, after.data, after.status) == (before.version, before.data, before.status)
-    assert service.task(task.id).state in ("ready", "claimed")
-    return [f.message for f in failed.value.failures]
-
-
-def specs(instance: InstanceView) -> list[str]:
-    return sorted(t.task_spec for t in instance.open_tasks)
 
 
 def prepare(service: WorkflowService, **params: str) -> int:

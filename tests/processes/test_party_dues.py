@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from engine.clock import VirtualClock
-from engine.errors import CheckFailed, ExecutionError
+from engine.errors import ExecutionError
 from engine.service import WorkflowService
-from engine.views import InstanceView, TaskView
+from engine.views import InstanceView
+from tests.processes.steps import complete, fired, open_task, refused
 
 PROCESS = "party_dues"
 # 孙刚, a member of 综采一队党支部, after-tax fixed monthly pay 4200 RMB: 1 % = 42.00 RMB.
@@ -31,31 +32,6 @@ def dues(library: WorkflowService, deploy: Callable[[str], None]) -> WorkflowSer
 def start(service: WorkflowService, **data: Any) -> InstanceView:
     return service.start(PROCESS, org_unit_id="zongcai1", actor="liming", data={**MARCH, **data},
                          title="党费 · 孙刚 · 2026-03", business_key="sungang:2026-03")
-
-
-def open_task(service: WorkflowService, instance_id: int, spec: str) -> TaskView:
-    [task] = [t for t in service.instance(instance_id).open_tasks if t.task_spec == spec]
-    return task
-
-
-def complete(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> InstanceView:
-    return service.complete(open_task(service, instance_id, spec).id, person_id=person, data=data)
-
-
-def refused(service: WorkflowService, instance_id: int, spec: str, person: str, data: dict[str, Any]) -> list[str]:
-    """Submit bad data: the step is refused, the instance and the task are unchanged; return the messages."""
-    task = open_task(service, instance_id, spec)
-    before = service.instance(instance_id)
-    with pytest.raises(CheckFailed) as failed:
-        service.complete(task.id, person_id=person, data=data)
-    after = service.instance(instance_id)
-    assert (after.version, after.data, after.status) == (before.version, before.data, before.status)
-    assert service.task(task.id).state in ("ready", "claimed")
-    return [f.message for f in failed.value.failures]
-
-
-def fired(service: WorkflowService, instance_id: int) -> list[tuple[str, str]]:
-    return [(e.payload["spec"], e.payload["due"]) for e in service.history(instance_id) if e.type == "timer_fired"]
 
 
 def test_member_pays_and_organizer_receipts(dues: WorkflowService) -> None:
