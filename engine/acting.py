@@ -196,6 +196,16 @@ class Acting:
                     if who.may_read_unit(paths.get(r.org_unit_id, "")) or r.started_by == person_id
                     or r.id in mine]
 
+    def data_fields_as(self, person_id: str, instance_id: int) -> dict[str, FormField]:
+        """The form fields that name an instance's data (start form first, then the steps'), by field id."""
+        with self.unit() as uow:
+            row = accounts.ensure_may_read(uow, accounts.must_be(uow, person_id), instance_id)
+            model = self.runtime.definition(uow, row.definition_id).model
+        fields: dict[str, FormField] = {}
+        for form_field in [*model.start_form, *(f for t in model.user_tasks.values() for f in t.form)]:
+            fields.setdefault(form_field.id, form_field)
+        return fields
+
     def lint_diagram(self, content: bytes, filename: str, report: LintReport) -> str | None:
         """Draw an uploaded file's diagram with its lint findings on the elements (red errors, amber warnings)."""
         from engine import render

@@ -36,7 +36,8 @@ def show(instance_id: int) -> str:
         "instances/show.html", instance=instance, tasks=tasks,
         definition=next((d for d in workflow().definitions() if d.id == instance.definition_id), None),
         tasks_by_spiff={t.spiff_task_id: t for t in tasks}, events=workflow().history_as(who, instance_id),
-        verify=workflow().verify_instance_as(who, instance_id), diagram=workflow().diagram_as(who, instance_id))
+        verify=workflow().verify_instance_as(who, instance_id), diagram=workflow().diagram_as(who, instance_id),
+        fields=workflow().data_fields_as(who, instance_id))
 
 
 @bp.get("/<int:instance_id>/files/<sha256>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from engine.service import WorkflowService
+from tests.processes.conftest import PROCESSES
 from tests.webui.conftest import AuthActions, TaskActions, soup, text
 
 
@@ -39,7 +40,8 @@ def test_timeline_lists_every_event_with_who_when_and_due_against_done(
     assert diagram is not None and diagram.select(".state-completed") and diagram.select(".state-active")
     data = {dt.get_text(strip=True): dd.get_text(strip=True) for dt, dd in zip(
         soup(page).select("dl.data dt"), soup(page).select("dl.data dd"), strict=True)}
-    assert data["agenda"] == "讨论发展党员" and data["rule_version"] == "2026-05"
+    # Data named by a form field is shown under its label; other data (parameters) under its key.
+    assert data["议程"] == "讨论发展党员" and data["会议日期"] == "2026-03-04" and data["rule_version"] == "2026-05"
 
 
 def test_reading_follows_the_org_tree_for_members_and_everything_for_auditors(
@@ -62,3 +64,15 @@ def test_the_applicant_reads_their_own_case(client: FlaskClient, auth: AuthActio
     auth.login("shenyu")  # holds no role: reads the case because one of its tasks is theirs
     assert client.get(f"/instances/{case.id}").status_code == 200
     assert client.get(f"/instances/{_branch_meeting(service)}").status_code == 403
+
+
+def test_people_in_the_data_are_shown_by_name(client: FlaskClient, auth: AuthActions,
+                                              service: WorkflowService) -> None:
+    service.deploy_file(PROCESSES / "member_development.bpmn", actor="zhoumin")
+    case = service.start("member_development", org_unit_id="zongcai1", data={"applicant": "shenyu"},
+                         actor="wangqiang")
+    auth.login("heping")  # the auditor reads everything
+    page = client.get(f"/instances/{case.id}")
+    data = {dt.get_text(strip=True): dd.get_text(strip=True) for dt, dd in zip(
+        soup(page).select("dl.data dt"), soup(page).select("dl.data dd"), strict=True)}
+    assert data["入党申请人"] == "沈宇"
