@@ -31,7 +31,9 @@ def _page(task_id: int, values: dict[str, Any] | None = None, failures: list[Fie
     instance = workflow().instance_as(who.id, task.instance_id)
     units = {u.id: u for u in workflow().org_units()}
     here = units[instance.org_unit_id].path if instance.org_unit_id in units else "/"
-    people = workflow().users()
+    # Party members first (full, then probationary), then the people on their way in, each by name.
+    rank = {"full": 0, "probationary": 1, "development_target": 2, "activist": 3, "applicant": 4}
+    people = sorted(workflow().users(), key=lambda p: (rank.get(p.membership or "", 5), p.name))
     local = [p for p in people if p.org_unit_id in units and units[p.org_unit_id].path.startswith(here)]
     failures = failures or []
     known = {f.id for f in fields}
