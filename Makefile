@@ -12,7 +12,7 @@ DEBIAN_BROWSER := chromium chromium-driver fonts-noto-cjk
 $(BIN)/leanflow: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,mining]'
 	touch $(BIN)/leanflow
 
 install: $(BIN)/leanflow

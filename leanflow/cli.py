@@ -7,7 +7,7 @@ import sys
 import click
 
 from engine.errors import CheckFailed, LeanFlowError, LintError, LoadError
-from leanflow.commands import procedures, timekeeping, web, work
+from leanflow.commands import analytics, procedures, timekeeping, web, work
 from leanflow.context import Context
 
 DEFAULT_DB = "sqlite:///leanflow.db"
@@ -25,7 +25,7 @@ def cli(ctx: click.Context, db: str, as_json: bool) -> None:
 
 
 # Each commands/ module lists its verbs in COMMANDS; the group gets them all.
-for _module in (procedures, work, timekeeping, web):
+for _module in (procedures, work, timekeeping, web, analytics):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -178,3 +178,20 @@ def test_api_tokens_from_the_command_line(cli: Cli) -> None:
     assert cli.json("tokens", "list", "--user", "zhang")[0]["revoked_at"] is not None
     code, _, err = cli("tokens", "issue", "--user", "nobody")
     assert code == 1 and "nobody" in err
+
+
+def test_export_the_event_log_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    import csv
+    from xml.etree import ElementTree
+
+    cli("deploy", str(DEMO / "branch_meeting.bpmn"))
+    cli.json("start", "branch_meeting", "--org", "b1")
+    cli.json("start", "branch_meeting", "--org", "b2")
+    xes, table_file = tmp_path / "log.xes", tmp_path / "log.csv"
+    assert cli("export", "xes", "--procedure", "branch_meeting", "--org", "b1", str(xes))[0] == 0
+    traces = ElementTree.parse(xes).getroot().findall("{http://www.xes-standard.org/}trace")
+    assert len(traces) == 1
+    assert cli("export", "csv", "--procedure", "branch_meeting", str(table_file))[0] == 0
+    with table_file.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["case_id"] for r in rows} == {"1", "2"} and {r["activity"] for r in rows} == {"拟定议程"}
