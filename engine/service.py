@@ -272,6 +272,15 @@ class WorkflowService(Timekeeping, Acting):
                 raise NotFound(f"instance {instance_id} does not exist")
             return [stored_event(e) for e in uow.history.for_instance(instance_id)]
 
+    def metrics(self, process_id: str, *, org_unit_id: str | None = None, start: datetime | None = None,
+                end: datetime | None = None, definition_id: int | None = None) -> Any:
+        """Lean metrics of a procedure from its history: queue/hold/touch per step, SLA, rework, lead time, PCE."""
+        from engine.metrics import compute_metrics
+
+        with self.unit() as uow:
+            return compute_metrics(uow, process_id=process_id, org_unit_id=org_unit_id, start=start, end=end,
+                                   now=uow.now, definition_id=definition_id)
+
     def system_history(self) -> list[EventView]:
         """Return the events of the system chain (deployments, imports, clock)."""
         with self.unit() as uow:

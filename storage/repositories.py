@@ -507,3 +507,38 @@ class ApiTokenRepository(_Repository):
         """List a person's tokens, oldest first."""
         return self.session.scalars(select(ApiToken).where(ApiToken.person_id == person_id)
                                     .order_by(ApiToken.id)).all()
+
+
+class MetricsRepository(_Repository):
+    """Read-only queries for step and procedure metrics (engine/metrics.py): scope by metadata, times by events."""
+
+    def unit_path(self, unit_id: str) -> str | None:
+        """The materialised path of an org unit ("/c1/b1/"), or None when there is no such unit."""
+        return self.conn.execute(select(OU.c.path).where(OU.c.id == unit_id)).scalar_one_or_none()
+
+    def instances_in_scope(self, process_id: str, *, definition_id: int | None = None, path_prefix: str | None = None,
+                           start: datetime | None = None, end: datetime | None = None) -> list[Row[Any]]:
+        """(id, definition_id, org_unit_id) of a procedure's instances started in [start, end) under a subtree."""
+        stmt = (select(PI.c.id, PI.c.definition_id, PI.c.org_unit_id)
+                .join(OU, OU.c.id == PI.c.org_unit_id)
+                .where(PI.c.process_id == process_id))
+        if definition_id is not None:
+            stmt = stmt.where(PI.c.definition_id == definition_id)
+        if path_prefix is not None:
+            stmt = stmt.where(OU.c.path.startswith(path_prefix, autoescape=True))
+        if start is not None:
+            stmt = stmt.where(PI.c.started_at >= start)
+        if end is not None:
+            stmt = stmt.where(PI.c.started_at < end)
+        return list(self.conn.execute(stmt.order_by(PI.c.id)))
+
+    def instance_events(self, instance_ids: Sequence[int], *, chunk: int = 500) -> list[Row[Any]]:
+        """(instance_id, id, task_id, type, actor, at, payload) of the instances' events, by instance then id."""
+        rows: list[Row[Any]] = []
+        ids = sorted(instance_ids)
+        for i in range(0, len(ids), chunk):
+            rows += self.conn.execute(
+                select(EV.c.instance_id, EV.c.id, EV.c.task_id, EV.c.type, EV.c.actor, EV.c.at, EV.c.payload)
+                .where(EV.c.instance_id.in_(ids[i:i + chunk]))
+                .order_by(EV.c.instance_id, EV.c.id))
+        return rows

@@ -195,3 +195,16 @@ def test_export_the_event_log_from_the_command_line(cli: Cli, tmp_path: Path) ->
     with table_file.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["case_id"] for r in rows} == {"1", "2"} and {r["activity"] for r in rows} == {"拟定议程"}
+
+
+def test_metrics_from_the_command_line(cli: Cli) -> None:
+    cli("deploy", str(DEMO / "branch_meeting.bpmn"))
+    started = cli.json("start", "branch_meeting", "--org", "b1")
+    [task] = started["open_tasks"]
+    cli("clock", "advance", "PT5H")
+    cli("complete", str(task["id"]), "--user", "zhang", "--data", '{"agenda": "讨论", "meeting_date": "2026-03-02"}')
+    figures = cli.json("metrics", "--procedure", "branch_meeting", "--org", "c1")
+    [agenda] = [s for s in figures["steps"] if s["spec"] == "prepare_agenda"]
+    assert agenda["frequency"] == 1 and agenda["queue"]["median"] == 5.0  # five hours from ready to completion
+    code, out, _ = cli("metrics", "--procedure", "branch_meeting")
+    assert code == 0 and "prepare_agenda" in out and "first-pass yield" in out
