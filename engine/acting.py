@@ -247,3 +247,159 @@ class Acting:
             return None
 
 
+
+    # == analytics (heatmap on the designed diagram, bottleneck ranking, compliance calendar) ==============
+    # Only people who read everything see them: auditors, admins, the party committee and the organisation
+    # department. The colour scale is linear in the step's value: white (0) → orange (half the maximum) →
+    # dark red (the maximum).
+
+    ANALYTICS_ROLES = frozenset({"committee", "organization_dept"})
+    ANALYTICS_METRICS = ("queue", "touch", "frequency", "sla", "rework")
+
+    def _ensure_analyst(self, uow: Any, person_id: str) -> accounts.Principal:
+        from engine.errors import NotAllowed
+
+        who = accounts.must_be(uow, person_id)
+        if not (who.reads_everything or who.holds(*self.ANALYTICS_ROLES)):
+            raise NotAllowed(f"{who.id} 无权查看流程分析：需审计、党委、组织部或管理员角色 / "
+                             "only auditors, the committee, the organisation department or an admin see analytics")
+        return who
+
+    def may_analyse(self, person_id: str) -> bool:
+        """Tell whether the person may see the analytics pages."""
+        from engine.errors import NotAllowed
+
+        with self.unit() as uow:
+            try:
+                self._ensure_analyst(uow, person_id)
+            except (NotAllowed, NotFound):
+                return False
+            return True
+
+    def analytics_procedures_as(self, person_id: str) -> list[DefinitionView]:
+        """The newest version of every deployed procedure, by process id, for someone who may see analytics."""
+        with self.unit() as uow:
+            self._ensure_analyst(uow, person_id)
+        newest: dict[str, DefinitionView] = {}
+        for d in self.definitions():
+            if d.process_id not in newest or d.version > newest[d.process_id].version:
+                newest[d.process_id] = d
+        return [newest[k] for k in sorted(newest)]
+
+    @staticmethod
+    def heat_colour(share: float) -> str:
+        """The colour of a share (0–1) of the maximum: white → orange (#ff9800) → dark red (#b71c1c), linearly."""
+        share = min(1.0, max(0.0, share))
+        stops = ((255, 255, 255), (255, 152, 0), (183, 28, 28))
+        low, high, t = (stops[0], stops[1], share * 2) if share <= 0.5 else (stops[1], stops[2], share * 2 - 1)
+        return "#" + "".join(f"{round(a + (b - a) * t):02x}" for a, b in zip(low, high, strict=True))
+
+    @staticmethod
+    def step_value(step: Any, metric: str) -> float | None:
+        """A step's value for a heatmap metric: median hours, completed visits, breach share, extra visits."""
+        if metric == "queue":
+            return step.queue.median
+        if metric == "touch":
+            return step.touch.median
+        if metric == "frequency":
+            return float(step.frequency) if step.frequency else None
+        if metric == "sla":
+            return step.sla_breach_share
+        return float(step.rework_extra_visits) if step.visits else None
+
+    @staticmethod
+    def step_badge(value: float | None, metric: str) -> str:
+        """The badge text of a value: hours rounded (one decimal under 10 h), counts, or a percentage."""
+        if value is None:
+            return ""
+        if metric in ("queue", "touch"):
+            return f"{value:.1f}h" if value < 10 else f"{value:.0f}h"
+        if metric == "sla":
+            return f"{value * 100:.0f}%"
+        return f"{value:.0f}"
+
+    @staticmethod
+    def bottleneck_score(step: Any) -> float | None:
+        """Bottleneck score = median queue hours × completed visits (the waiting the step adds); None without data."""
+        if step.queue.median is None or not step.frequency:
+            return None
+        return step.queue.median * step.frequency
+
+    @staticmethod
+    def step_instance_ids(step: Any, metric: str) -> tuple[int, ...]:
+        """The instances behind a step's value for a metric."""
+        if metric == "queue":
+            return step.queue.instance_ids
+        if metric == "touch":
+            return step.touch.instance_ids
+        if metric == "sla":
+            return tuple(sorted({b.instance_id for b in step.breaches}))
+        if metric == "rework":
+            return step.rework_instance_ids
+        return step.instance_ids
+
+    def _heat_title(self, step: Any, stats: Any, kind: str) -> str:
+        def h(value: float | None) -> str:
+            return self.step_badge(value, "queue") or "-"
+
+        return (f"{step.name or step.spec}：{kind} 中位数 {h(stats.median)}，p90 {h(stats.p90)}，均值 {h(stats.mean)}，"
+                f"n={stats.count}；完成 {step.frequency} 次")
+
+    def analytics_as(self, person_id: str, process_id: str, org: str | None = None,
+                     metric: str = "queue") -> dict[str, Any]:
+        """The heatmap page of a procedure for someone who may see analytics.
+
+        Returns the newest definition, the metrics (over every version, optionally one org subtree), the step rows
+        ranked by bottleneck score (highest first; steps without data last, in process order), each with its value,
+        colour, badge and instances, the scale's maximum, and the newest version's diagram with the heatmap.
+        """
+        from engine import render
+        from engine.errors import InvalidInput
+        from engine.metrics import compute_metrics
+
+        if metric not in self.ANALYTICS_METRICS:
+            raise InvalidInput(f"unknown metric {metric!r}; expected one of {', '.join(self.ANALYTICS_METRICS)}")
+        with self.unit() as uow:
+            self._ensure_analyst(uow, person_id)
+            definition = uow.definitions.latest(process_id)
+            if definition is None:
+                raise NotFound(f"procedure {process_id} is not deployed")
+            view = DefinitionView(definition.id, definition.process_id, definition.version, definition.name,
+                                  definition.sha256, definition.deployed_by, definition.deployed_at)
+            bpmn_xml = definition.bpmn_xml
+            metrics = compute_metrics(uow, process_id=process_id, org_unit_id=org or None, now=uow.now)
+        values = {s.spec: self.step_value(s, metric) for s in metrics.steps}
+        top = max((v for v in values.values() if v is not None), default=0.0)
+        rows = []
+        for order, step in enumerate(metrics.steps):
+            value = values[step.spec]
+            share = (value / top) if value is not None and top > 0 else 0.0
+            stats = step.touch if metric == "touch" else step.queue
+            rows.append({
+                "step": step, "order": order, "value": value, "share": share,
+                "fill": self.heat_colour(share) if value is not None else None,
+                "badge": self.step_badge(value, metric), "score": self.bottleneck_score(step),
+                "instance_ids": self.step_instance_ids(step, metric),
+                "title": self._heat_title(step, stats, "接办等待" if metric != "touch" else "办理用时"),
+            })
+        ranked = sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["order"]))
+        overlays = {r["step"].spec: render.Overlay(fill=r["fill"], badge=r["badge"], title=r["title"])
+                    for r in rows if r["value"] is not None}
+        diagram = None
+        try:
+            document = load_bpmn(bpmn_xml, filename=f"{process_id}.bpmn", max_bytes=self.settings.max_bpmn_bytes)
+            diagram = render.render_svg(document.root, overlays=overlays)
+        except (LoadError, render.NoDiagram, ValueError):
+            diagram = None
+        return {"definition": view, "metrics": metrics, "metric": metric, "org": org or None, "rows": rows,
+                "ranked": ranked, "max": top, "diagram": diagram}
+
+    def compliance_as(self, person_id: str, process_id: str | None = None,
+                      org: str | None = None) -> list[Any]:
+        """The compliance rows (see engine.schedules.compliance) for someone who may see analytics."""
+        from engine import schedules
+
+        with self.unit() as uow:
+            self._ensure_analyst(uow, person_id)
+            return schedules.compliance(uow, process_id=process_id or None, org_unit_id=org or None, first=None,
+                                        last=None)

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from webui import api, auth, errors, formatting, i18n, inbox, instances, library, login, settings, tasks, workflow
+from webui.analytics import bp as analytics_bp
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,7 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     formatting.init_app(app)
     errors.init_app(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, library.bp, api.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, library.bp, api.bp, analytics_bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")
