@@ -12,7 +12,7 @@ import click
 
 from engine.durations import parse_date
 from leanflow.context import Context, pass_ctx
-from leanflow.output import table
+from leanflow.output import emit_json, table
 
 
 @click.command("export")
@@ -81,4 +81,26 @@ def metrics(ctx: Context, process_id: str, definition_id: int | None, org_unit: 
         click.echo(f"note: {note}")
 
 
-COMMANDS = (export, metrics)
+@click.command("wastes")
+@click.option("--procedure", "process_id", required=True, help="Process id, e.g. meeting.")
+@click.option("--org", "org_unit", default=None, help="Org unit; its whole subtree is included.")
+@click.option("--from", "first", default=None, help="Instances started on or after (YYYY-MM-DD, Beijing time).")
+@click.option("--to", "last", default=None, help="Instances started before (YYYY-MM-DD, Beijing time).")
+@pass_ctx
+def wastes(ctx: Context, process_id: str, org_unit: str | None, first: str | None, last: str | None) -> None:
+    """The eight wastes (DOWNTIME) found in a procedure's history, with the steps and cases behind each."""
+    found = ctx.service.wastes(process_id, org_unit_id=org_unit, start=parse_date(first) if first else None,
+                               end=parse_date(last) if last else None)
+    if ctx.as_json:
+        emit_json(found)
+        return
+    if not found:
+        click.echo("no waste found / 未发现浪费")
+    for finding in found:
+        cases = ", ".join(str(i) for i in finding.instance_ids[:10]) + (" …" if len(finding.instance_ids) > 10 else "")
+        click.echo(f"[{finding.severity}] {finding.kind} {finding.title_zh}: {', '.join(finding.steps) or '-'}")
+        click.echo(f"    {finding.detail_zh}")
+        click.echo(f"    cases: {cases or '-'}")
+
+
+COMMANDS = (export, metrics, wastes)

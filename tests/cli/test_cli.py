@@ -208,3 +208,14 @@ def test_metrics_from_the_command_line(cli: Cli) -> None:
     assert agenda["frequency"] == 1 and agenda["queue"]["median"] == 5.0  # five hours from ready to completion
     code, out, _ = cli("metrics", "--procedure", "branch_meeting")
     assert code == 0 and "prepare_agenda" in out and "first-pass yield" in out
+
+
+def test_wastes_from_the_command_line(cli: Cli) -> None:
+    cli("deploy", str(DEMO / "branch_meeting.bpmn"))
+    instance = cli.json("start", "branch_meeting", "--org", "b1")
+    cli("clock", "advance", "P10D")  # far past the agenda's 3-working-day SLA
+    found = cli.json("wastes", "--procedure", "branch_meeting")
+    waiting = [f for f in found if f["kind"] == "waiting"]
+    assert waiting and waiting[0]["steps"] == ["prepare_agenda"] and waiting[0]["instance_ids"] == [instance["id"]]
+    code, out, _ = cli("wastes", "--procedure", "branch_meeting")
+    assert code == 0 and "waiting" in out and "prepare_agenda" in out
