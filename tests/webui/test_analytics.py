@@ -139,3 +139,41 @@ def test_html_in_names_is_escaped(client: FlaskClient, auth: AuthActions, servic
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;议程" in html
     assert "<script>alert(1)</script>议程" in text(page)
+
+
+def test_procedure_page_shows_lead_time_histogram_and_wip_line(
+        client: FlaskClient, auth: AuthActions, service: WorkflowService) -> None:
+    _work(service, "zongcai1", "PT5H", "PT2H")
+    _work(service, "juejin2", "PT20H", "PT3H")
+    auth.login("heping")
+    page = client.get("/analytics/branch_meeting")
+    assert page.status_code == 200
+    metrics = service.metrics("branch_meeting")
+    lead = soup(page).select_one("figure.chart-lead svg.lf-histogram")
+    assert lead is not None and "办结周期分布" in lead.get_text()
+    bars = lead.select("rect.lf-bar")
+    assert len(bars) == 10 and sum(int(b["data-count"]) for b in bars) == metrics.completed == 2
+    median = lead.select_one("g.lf-median")
+    assert median is not None and metrics.lead_time.median is not None
+    assert float(median["data-value"]) == round(metrics.lead_time.median, 2)
+    wip = soup(page).select_one("figure.chart-wip svg.lf-line-chart")
+    assert wip is not None and wip.select_one("polyline.lf-series") is not None
+    top = max(p.wip_end for p in metrics.wip_series)
+    assert wip.select_one("g.lf-max")["data-value"] == str(top)
+    empty = client.get("/analytics/member_development")  # nothing completed yet: the histogram says so
+    assert "暂无数据" in soup(empty).select_one("figure.chart-lead").get_text()
+
+
+def test_the_procedure_page_lists_the_wastes_with_their_cases(client: FlaskClient, auth: AuthActions,
+                                                              service: WorkflowService) -> None:
+    service.advance("P10D")  # the seeded agendas now wait far past their 3-working-day SLA
+    found = service.wastes("branch_meeting")
+    assert any(f.kind == "waiting" for f in found)
+    auth.login("heping")
+    page = soup(client.get("/analytics/branch_meeting"))
+    rows = page.select("table.wastes tr.waste")
+    assert len(rows) == len(found)
+    for row, finding in zip(rows, found, strict=True):
+        assert f"waste-{finding.kind}" in row["class"]
+        linked = {a["href"] for a in row.select("a")}
+        assert {f"/instances/{i}" for i in finding.instance_ids[:12]} == linked
