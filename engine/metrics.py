@@ -58,6 +58,7 @@ class Stats:
     mean: float | None
     unit: str = "hours"
     instance_ids: tuple[int, ...] = ()
+    values: tuple[float, ...] = ()  # the samples themselves, for distributions (e.g. the lead-time histogram)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ def stats(samples: list[tuple[int, float]], unit: str = "hours") -> Stats:
         mean=sum(values) / len(values) if values else None,
         unit=unit,
         instance_ids=tuple(sorted({i for i, _ in samples})),
+        values=tuple(values),
     )
 
 

@@ -282,14 +282,17 @@ class WorkflowService(Timekeeping, Acting):
                                    now=uow.now, definition_id=definition_id)
 
     def wastes(self, process_id: str, *, org_unit_id: str | None = None, start: datetime | None = None,
-               end: datetime | None = None) -> list[Any]:
-        """The eight wastes (DOWNTIME) the history shows for a procedure, each with its steps and cases."""
+               end: datetime | None = None, metrics: Any = None) -> list[Any]:
+        """The eight wastes (DOWNTIME) the history shows for a procedure, each with its steps and cases.
+
+        Pass the procedure's metrics when they are already computed, so the history is not read twice.
+        """
         from engine.metrics import compute_metrics
         from engine.wastes import find_wastes
 
         with self.unit() as uow:
-            figures = compute_metrics(uow, process_id=process_id, org_unit_id=org_unit_id, start=start, end=end,
-                                      now=uow.now)
+            figures = metrics if metrics is not None else compute_metrics(
+                uow, process_id=process_id, org_unit_id=org_unit_id, start=start, end=end, now=uow.now)
             latest = uow.definitions.latest(process_id)
             model = self.runtime.definition(uow, latest.id).model if latest is not None else None
         lean = {k: t.lean_class for k, t in model.user_tasks.items() if t.lean_class} if model else {}
